@@ -1,0 +1,1 @@
+"""Pure analytics on data frames: forecasts, cohorts, seasonality, risk. Never imports portal."""

@@ -1,0 +1,1 @@
+"""Adapters to the outside world; this package never imports ``portal``."""

@@ -1,0 +1,79 @@
+"""The ``invoice-lite`` command: Flask's CLI plus our own commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from flask_migrate import upgrade
+
+
+def _create_app() -> Flask:
+    from portal import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app)
+def main() -> None:
+    """Invoice Lite: run the portal, migrate, seed and check."""
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(demo_command)
+    app.cli.add_command(audit_group)
+
+
+def _seed() -> None:
+    from portal.services import demo
+
+    with click.progressbar(length=40, label="Seeding the demo business") as bar:
+        demo.seed_demo(progress=bar.update)
+    click.echo(f"\nDemo logins (password for all: {demo.DEMO_PASSWORD}):")
+    for login in demo.demo_logins():
+        click.echo(f"  {login.role.value:<11} {login.email}")
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command() -> None:
+    """Create the demo business (once) and print its logins."""
+    _seed()
+
+
+@click.command("demo")
+@click.option("--port", default=5000, show_default=True)
+@with_appcontext
+def demo_command(port: int) -> None:
+    """Upgrade the database, seed the demo and serve on 127.0.0.1."""
+    upgrade()
+    _seed()
+    click.echo(f"\nOpen http://127.0.0.1:{port}/ and log in with one of the accounts above.\n")
+    current_app.run(host="127.0.0.1", port=port, debug=False, use_reloader=False)
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The audit log."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Recompute every hash link; exit 1 at the first broken one."""
+    from portal.services.audit import verify_chains
+
+    report = verify_chains()
+    result: dict[str, object] = {"chains": report.chains, "events": report.events, "ok": report.ok}
+    if report.broken is not None:
+        result["broken"] = {
+            "chain": report.broken.chain,
+            "seq": report.broken.seq,
+            "reason": report.broken.reason,
+        }
+    click.echo(json.dumps(result))
+    sys.exit(0 if report.ok else 1)

@@ -1,0 +1,99 @@
+"""Settings, read from the environment in this one place.
+
+Every variable carries the ``INVOICE_LITE_`` prefix, except the conventional
+``DATABASE_URL`` and ``REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PREFIX = "INVOICE_LITE_"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(PREFIX + name, default)
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url(instance_path: Path) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{instance_path / 'invoice-lite.sqlite3'}"
+    # Both spellings reach the psycopg 3 driver.
+    for old in ("postgres://", "postgresql://"):
+        if url.startswith(old):
+            return "postgresql+psycopg://" + url[len(old) :]
+    return url
+
+
+def instance_path(root: Path) -> Path:
+    """Where the SQLite database and local files live (``instance/`` by default)."""
+    return Path(_env("INSTANCE_PATH") or root / "instance")
+
+
+def from_environment(
+    instance_path: Path, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Build the configuration mapping for ``create_app``.
+
+    ``overrides`` (from tests or the caller) win over the environment, and a
+    secret key given there means the environment need not hold one.
+    """
+    overrides = overrides or {}
+    env = str(overrides.get("ENV_NAME") or _env("ENV", "production"))
+    development = env in {"development", "testing"}
+    secret = overrides.get("SECRET_KEY") or _env("SECRET_KEY")
+    if not secret:
+        if not development:
+            raise RuntimeError(
+                "INVOICE_LITE_SECRET_KEY is not set; set it to a long random value "
+                "(or INVOICE_LITE_ENV=development for a local demo)"
+            )
+        secret = _dev_secret(instance_path)
+    return {
+        "ENV_NAME": env,
+        "SECRET_KEY": secret,
+        "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": os.environ.get("REDIS_URL"),
+        "SESSION_COOKIE_SECURE": _flag("SECURE_COOKIES", not development),
+        "REMEMBER_COOKIE_SECURE": _flag("SECURE_COOKIES", not development),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "ARGON2_PROFILE": _env("ARGON2_PROFILE", "RFC_9106_LOW_MEMORY"),
+        "PASSWORD_RESET_MAX_AGE": int(_env("PASSWORD_RESET_MAX_AGE", "3600") or 3600),
+        "INVITATION_MAX_AGE_DAYS": int(_env("INVITATION_MAX_AGE_DAYS", "7") or 7),
+        "PUBLIC_URL": _env("PUBLIC_URL", "http://127.0.0.1:5000"),
+        "MAIL_SENDER": _env("MAIL_SENDER", "Invoice Lite <no-reply@invoice-lite.example>"),
+        "SMTP_HOST": _env("SMTP_HOST"),
+        "SMTP_PORT": int(_env("SMTP_PORT", "587") or 587),
+        "SMTP_USERNAME": _env("SMTP_USERNAME"),
+        "SMTP_PASSWORD": _env("SMTP_PASSWORD"),
+        "SMTP_SECURITY": _env("SMTP_SECURITY", "starttls"),
+        "PAGE_SIZE": int(_env("PAGE_SIZE", "50") or 50),
+    }
+
+
+def _dev_secret(instance_path: Path) -> str:
+    """A per-checkout key for the local demo, kept so sessions survive a restart."""
+    path = instance_path / "dev-secret-key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    return key

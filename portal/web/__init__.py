@@ -1,0 +1,37 @@
+"""Blueprints and the request-wide wiring: security headers, errors, the current actor."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from portal.web import (
+    access,
+    auth,
+    catalogue,
+    clients,
+    dashboard,
+    errors,
+    filters,
+    security,
+    settings,
+    team,
+)
+
+
+def register(app: Flask) -> None:
+    access.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    filters.init_app(app)
+    for bp in (
+        auth.bp,
+        dashboard.bp,
+        clients.bp,
+        catalogue.bp,
+        team.bp,
+        settings.bp,
+    ):
+        app.register_blueprint(bp)
+    from portal.cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,5 @@
+"""The clients area."""
+
+from portal.web.clients.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,180 @@
+"""Fixtures: a migrated database of the suite's own, the app, clients, people in roles."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from portal import create_app
+from portal.extensions import db as _db
+from portal.models import Business, Membership, Role, User
+from portal.services.actors import Actor
+from portal.services.auth import SignUp, sign_up
+from portal.services.passwords import hash_password
+
+PASSWORD = "correct horse battery"
+
+
+def _database_url(tmp: Path) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp / 'test.sqlite3'}"
+    url = url.replace("postgres://", "postgresql+psycopg://", 1)
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    _recreate_postgres_database(url)
+    return url
+
+
+def _recreate_postgres_database(url: str) -> None:
+    parsed = make_url(url)
+    name = parsed.database
+    if not name or not ("test" in name or "bench" in name):
+        raise RuntimeError(f"refusing to wipe {name!r}: a test database has 'test' in its name")
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def is_postgres() -> bool:
+    return bool(os.environ.get("DATABASE_URL", "").startswith("postgres"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _database_url(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    instance = tmp_path_factory.mktemp("instance")
+    os.environ["INVOICE_LITE_INSTANCE_PATH"] = str(instance)
+    app = create_app(
+        {
+            "ENV_NAME": "testing",
+            "TESTING": True,
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "ARGON2_PROFILE": "CHEAPEST",
+            "SESSION_COOKIE_SECURE": False,
+            "REMEMBER_COOKIE_SECURE": False,
+            "PUBLIC_URL": "http://127.0.0.1",
+            "SMTP_HOST": None,
+        }
+    )
+    app.test_client_class = CsrfClient
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
+
+
+def _wipe(app: Flask) -> None:
+    with app.app_context():
+        _db.session.remove()
+        with _db.engine.begin() as conn:
+            for table in reversed(_db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Any]:
+    """An app context and an empty database, emptied again afterwards."""
+    _wipe(app)
+    with app.app_context():
+        yield _db
+        _db.session.remove()
+    _wipe(app)
+
+
+class CsrfClient(FlaskClient):
+    """A test client that sends a valid CSRF token with every unsafe request.
+
+    Pass ``csrf=False`` to send none, as a forged cross-site request would.
+    """
+
+    def open(self, *args: Any, csrf: bool = True, **kwargs: Any) -> Any:
+        method = str(kwargs.get("method", "GET")).upper()
+        if csrf and method not in {"GET", "HEAD", "OPTIONS"}:
+            raw = secrets.token_hex(20)
+            with self.session_transaction() as session:
+                raw = session.setdefault("csrf_token", raw)
+            app = self.application
+            signed = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="wtf-csrf-token").dumps(
+                raw
+            )
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers.setdefault("X-CSRFToken", signed)
+            kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client(app: Flask, db: Any) -> FlaskClient:
+    return app.test_client()
+
+
+@dataclass
+class Team:
+    business: Business
+    users: dict[Role, User]
+
+    def actor(self, role: Role = Role.OWNER) -> Actor:
+        return Actor(self.users[role], self.business, role)
+
+
+def make_team(name: str = "Acme Ltd", **overrides: Any) -> Team:
+    """A business with one user in each role; emails derive from the business name."""
+    slug = name.lower().replace(" ", "-")
+    owner, business = sign_up(
+        SignUp(
+            email=f"owner@{slug}.example",
+            password=PASSWORD,
+            name="Owner",
+            business_name=name,
+            **overrides,
+        )
+    )
+    users = {Role.OWNER: owner}
+    hashed = hash_password(PASSWORD)
+    for role in Role:
+        if role is Role.OWNER:
+            continue
+        user = User(email=f"{role.value}@{slug}.example", name=role.value, password_hash=hashed)
+        _db.session.add_all([user, Membership(user=user, business=business, role=role)])
+        users[role] = user
+    _db.session.commit()
+    return Team(business, users)
+
+
+@pytest.fixture
+def team(db: Any) -> Team:
+    return make_team()
+
+
+@pytest.fixture
+def login(client: FlaskClient, team: Team) -> Callable[..., FlaskClient]:
+    """``login(Role.STAFF)`` logs the client in as that member of ``team``."""
+
+    def do(role: Role = Role.OWNER, who: Team | None = None) -> FlaskClient:
+        user = (who or team).users[role]
+        response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return client
+
+    return do
