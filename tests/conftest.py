@@ -178,3 +178,45 @@ def login(client: FlaskClient, team: Team) -> Callable[..., FlaskClient]:
         return client
 
     return do
+
+
+@dataclass
+class Mailbox:
+    """What a real SMTP server on loopback received."""
+
+    messages: list[Any]
+
+    def last_to(self, address: str) -> Any:
+        for message in reversed(self.messages):
+            if address in message["To"]:
+                return message
+        raise AssertionError(f"no email to {address}; got {[m['To'] for m in self.messages]}")
+
+
+@pytest.fixture
+def smtp(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
+    """An aiosmtpd server on 127.0.0.1 that the app sends through for this test."""
+    import socket
+    from email import message_from_bytes, policy
+
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox([])
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            box.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+            return "250 OK"
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setitem(app.config, "SMTP_HOST", "127.0.0.1")
+    monkeypatch.setitem(app.config, "SMTP_PORT", port)
+    monkeypatch.setitem(app.config, "SMTP_SECURITY", "none")
+    try:
+        yield box
+    finally:
+        controller.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -117,39 +117,36 @@ class VerifyReport:
         return self.broken is None
 
 
-def _events(chain: str) -> Iterator[AuditEvent]:
+def _verify_chain(chain: str, head: AuditChainHead | None) -> tuple[int, BrokenLink | None]:
+    """Walk one chain in order; return how many events were read and the first broken link."""
     stmt = select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)
-    yield from db.session.scalars(stmt.execution_options(yield_per=500))
+    count, expected_seq, prev = 0, 1, ""
+    with closing(db.session.execute(stmt.execution_options(yield_per=500))) as result:
+        for event in result.scalars():
+            count += 1
+            if event.seq != expected_seq:
+                return count, BrokenLink(chain, expected_seq, "event missing")
+            if event.prev_hash != prev:
+                return count, BrokenLink(chain, event.seq, "previous hash differs")
+            if _digest(event) != event.hash:
+                return count, BrokenLink(chain, event.seq, "content was altered")
+            prev, expected_seq = event.hash, expected_seq + 1
+    if head is not None and (head.seq != expected_seq - 1 or head.last_hash != prev):
+        return count, BrokenLink(chain, expected_seq, "events after this were removed")
+    return count, None
 
 
 def verify_chains(chains: list[str] | None = None) -> VerifyReport:
     """Recompute every link; report the first one that does not hold."""
     heads = {h.chain: h for h in db.session.scalars(select(AuditChainHead))}
     names = chains if chains is not None else sorted(heads)
-    count = 0
+    total = 0
     for chain in names:
-        expected_seq, prev = 1, ""
-        for event in _events(chain):
-            count += 1
-            if event.seq != expected_seq:
-                return VerifyReport(
-                    len(names), count, BrokenLink(chain, expected_seq, "event missing")
-                )
-            if event.prev_hash != prev:
-                return VerifyReport(
-                    len(names), count, BrokenLink(chain, event.seq, "previous hash differs")
-                )
-            if _digest(event) != event.hash:
-                return VerifyReport(
-                    len(names), count, BrokenLink(chain, event.seq, "content was altered")
-                )
-            prev, expected_seq = event.hash, expected_seq + 1
-        head = heads.get(chain)
-        if head is not None and (head.seq != expected_seq - 1 or head.last_hash != prev):
-            return VerifyReport(
-                len(names), count, BrokenLink(chain, expected_seq, "events after this were removed")
-            )
-    return VerifyReport(len(names), count, None)
+        count, broken = _verify_chain(chain, heads.get(chain))
+        total += count
+        if broken is not None:
+            return VerifyReport(len(names), total, broken)
+    return VerifyReport(len(names), total, None)
 
 
 def events_for_entity(business: Business, entity_type: str, entity_id: str) -> list[AuditEvent]:

@@ -31,7 +31,7 @@ COMMON_ZONES = [
     "Asia/Tokyo",
     "Australia/Sydney",
 ]
-LOCALES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
+LOCALES = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español"}
 
 
 class SignUpForm(FlaskForm):

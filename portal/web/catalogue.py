@@ -37,7 +37,7 @@ class TaxRateForm(FlaskForm):
             NumberRange(min=0, max=100, message="A tax rate must be between 0 and 100 %."),
         ],
     )
-    category = SelectField("Tax category", choices=list(service.TAX_CATEGORIES.items()))
+    category = SelectField("Tax category", choices=dict(service.TAX_CATEGORIES))
     inclusive = BooleanField("Prices include this tax by default")
     compound = BooleanField("Compound (applied on top of other taxes)")
 
@@ -133,7 +133,7 @@ def product_form(public_id: str | None = None) -> ResponseReturnValue:
     actor = current_actor()
     product = service.get_product(actor, public_id) if public_id else None
     form = ProductForm(obj=product)
-    form.tax_rates.choices = [(r.public_id, r.name) for r in service.tax_rates(actor)]
+    form.tax_rates.choices = {r.public_id: r.name for r in service.tax_rates(actor)}
     if request.method == "GET":
         if product is not None:
             form.unit_price.data = service.from_minor(product.unit_price_minor, product.currency)

@@ -17,7 +17,7 @@ from portal.web.forms import attach_errors
 
 bp = Blueprint("team", __name__)
 
-INVITABLE = [(r.value, r.value.capitalize()) for r in Role if r is not Role.OWNER]
+INVITABLE = {r.value: r.value.capitalize() for r in Role if r is not Role.OWNER}
 
 
 class InviteForm(FlaskForm):

@@ -19,20 +19,20 @@ from wtforms.validators import Email, InputRequired, Length, NumberRange, Option
 from portal.services.clients import ClientData, ContactData
 from portal.services.validation import currency_choices
 
-LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
+LANGUAGES = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español"}
 
 
 class ContactForm(Form):
     """One contact row; a row left blank is ignored."""
 
-    name = StringField("Name", validators=[Optional(), Length(max=120)])
-    email = EmailField("Email", validators=[Optional(), Email(), Length(max=254)])
-    phone = StringField("Phone", validators=[Optional(), Length(max=40)])
+    name = StringField("Contact name", validators=[Optional(), Length(max=120)])
+    email = EmailField("Contact email", validators=[Optional(), Email(), Length(max=254)])
+    phone = StringField("Contact phone", validators=[Optional(), Length(max=40)])
     is_primary = BooleanField("Primary billing contact")
 
 
 class ClientForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
+    name = StringField("Client name", validators=[InputRequired(), Length(max=200)])
     email = EmailField("Billing email", validators=[Optional(), Email(), Length(max=254)])
     phone = StringField("Phone", validators=[Optional(), Length(max=40)])
     tax_id = StringField("Tax id", validators=[Optional(), Length(max=50)])
