@@ -29,6 +29,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(audit_group)
+    app.cli.add_command(worker_command)
 
 
 def _seed() -> None:
@@ -68,15 +69,31 @@ def audit_group() -> None:
 @with_appcontext
 def audit_verify() -> None:
     """Recompute every hash link; exit 1 at the first broken one."""
-    from portal.services.audit import verify_chains
+    from portal.jobs.audit import verify_audit_chains
 
-    report = verify_chains()
-    result: dict[str, object] = {"chains": report.chains, "events": report.events, "ok": report.ok}
-    if report.broken is not None:
-        result["broken"] = {
-            "chain": report.broken.chain,
-            "seq": report.broken.seq,
-            "reason": report.broken.reason,
-        }
+    result = verify_audit_chains()
     click.echo(json.dumps(result))
-    sys.exit(0 if report.ok else 1)
+    sys.exit(0 if result["ok"] else 1)
+
+
+@click.command("worker")
+@click.option("--queue", "queues", multiple=True, help="Queues to serve (default: all).")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@with_appcontext
+def worker_command(queues: tuple[str, ...], burst: bool) -> None:
+    """Run an RQ worker on the Redis at REDIS_URL."""
+    from rq import Worker
+
+    from portal.jobs import QUEUES, redis_connection
+
+    connection = redis_connection()
+    if connection is None:
+        raise click.UsageError("REDIS_URL is not set: without Redis, jobs run inline.")
+    unknown = set(queues) - set(QUEUES)
+    if unknown:
+        raise click.UsageError(f"unknown queue(s): {', '.join(sorted(unknown))}")
+    Worker(list(queues or QUEUES), connection=connection).work(burst=burst)
+
+
+if __name__ == "__main__":
+    main()
