@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from babel.numbers import get_currency_precision
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from portal.billing.errors import BillingError
+from portal.billing.money import Money, exponent, require_minor
+from portal.billing.tax import TaxRate as RateRule
 from portal.extensions import db
 from portal.models import Product, Role, TaxRate
 from portal.models.base import utcnow
@@ -74,20 +76,17 @@ def product_snapshot(product: Product) -> dict[str, Any]:
 
 def to_minor(amount: Decimal, currency: str) -> int:
     """Exact conversion; more decimals than the currency has is an error, not a rounding."""
-    exponent = get_currency_precision(currency)
     try:
-        scaled = amount.scaleb(exponent)
-        if scaled != scaled.to_integral_value():
-            raise InvalidInput(
-                {"unit_price": f"{currency} amounts have at most {exponent} decimal places."}
-            )
-        return int(scaled)
-    except InvalidOperation as exc:
-        raise InvalidInput({"unit_price": "Enter an amount such as 12.50."}) from exc
+        return require_minor(amount, "unit_price", currency)
+    except BillingError as exc:
+        places = exponent(currency)
+        raise InvalidInput(
+            {"unit_price": f"{currency} amounts have at most {places} decimal places."}
+        ) from exc
 
 
 def from_minor(minor: int, currency: str) -> Decimal:
-    return Decimal(minor).scaleb(-get_currency_precision(currency))
+    return Money(minor, currency).to_decimal()
 
 
 def tax_rates(actor: Actor, *, archived: bool = False) -> list[TaxRate]:
@@ -119,6 +118,9 @@ def _check_rate(actor: Actor, data: TaxRateData, current: TaxRate | None) -> Non
         errors["rate"] = "A tax rate has at most four decimal places."
     if data.category not in TAX_CATEGORIES:
         errors["category"] = f"Unknown tax category {data.category!r}."
+    elif "rate" not in errors and data.rate != 0 and not _rate_fits_category(data):
+        name = TAX_CATEGORIES[data.category]
+        errors["rate"] = f"The category {data.category} ({name}) has a rate of 0 %."
     clash = select(TaxRate.id).where(
         TaxRate.business_id == actor.business.id, TaxRate.name == data.name.strip()
     )
@@ -128,6 +130,14 @@ def _check_rate(actor: Actor, data: TaxRateData, current: TaxRate | None) -> Non
         errors["name"] = "Another tax rate already has this name."
     if errors:
         raise InvalidInput(errors)
+
+
+def _rate_fits_category(data: TaxRateData) -> bool:
+    try:
+        RateRule(category=data.category, percent=data.rate)
+    except BillingError:
+        return False
+    return True
 
 
 def _commit(field: str, message: str) -> None:
