@@ -3,7 +3,18 @@
 from portal.models.audit import AuditChainHead, AuditEvent
 from portal.models.catalogue import Product, TaxRate, product_tax_rates
 from portal.models.clients import Client, Contact, Tag, client_tags
+from portal.models.documents import (
+    Document,
+    DocumentAdjustment,
+    DocumentKind,
+    DocumentLine,
+    Instalment,
+    NumberSequence,
+)
+from portal.models.payments import CreditApplication, Payment, PaymentAllocation, Refund
 from portal.models.people import Business, Invitation, Membership, Role, User
+from portal.models.rates import CustomField, ExchangeRate
+from portal.models.recurring import LateFeeRule, RecurringSchedule
 
 __all__ = [
     "AuditChainHead",
@@ -11,9 +22,23 @@ __all__ = [
     "Business",
     "Client",
     "Contact",
+    "CreditApplication",
+    "CustomField",
+    "Document",
+    "DocumentAdjustment",
+    "DocumentKind",
+    "DocumentLine",
+    "ExchangeRate",
+    "Instalment",
     "Invitation",
+    "LateFeeRule",
     "Membership",
+    "NumberSequence",
+    "Payment",
+    "PaymentAllocation",
     "Product",
+    "RecurringSchedule",
+    "Refund",
     "Role",
     "Tag",
     "TaxRate",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model, db
@@ -58,6 +59,7 @@ class Client(PublicIdMixin, TimestampMixin, Model):
     shipping_postal_code: Mapped[str] = mapped_column(String(20), default="")
     shipping_country: Mapped[str] = mapped_column(String(2), default="")
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="client",

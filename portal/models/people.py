@@ -49,6 +49,12 @@ class Business(PublicIdMixin, TimestampMixin, Model):
     locale: Mapped[str] = mapped_column(String(16), default="en")
     logo: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     logo_media_type: Mapped[str | None] = mapped_column(String(50), default=None)
+    rounding_mode: Mapped[str] = mapped_column(String(10), default="half_up")
+    default_terms: Mapped[str] = mapped_column(String(16), default="NET30")
+    invoice_number_pattern: Mapped[str] = mapped_column(String(60), default="INV-{YYYY}-{SEQ:5}")
+    quote_number_pattern: Mapped[str] = mapped_column(String(60), default="QUO-{YYYY}-{SEQ:4}")
+    credit_note_number_pattern: Mapped[str] = mapped_column(String(60), default="CN-{YYYY}-{SEQ:4}")
+    number_reset: Mapped[str] = mapped_column(String(10), default="yearly")
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="business")
 
