@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
 
 from integrations.notify.email import OutgoingEmail
 from portal.extensions import db
@@ -104,6 +105,7 @@ def memberships_of(user: User) -> list[Membership]:
         select(Membership)
         .join(Business)
         .where(Membership.user_id == user.id)
+        .options(contains_eager(Membership.business))
         .order_by(func.lower(Business.legal_name), Business.id)
     )
     return list(db.session.scalars(stmt))

@@ -52,7 +52,8 @@ def init_app(app: Flask) -> None:
             return
         wanted = session.get(BUSINESS_KEY)
         chosen = next((m for m in memberships if m.business.public_id == wanted), memberships[0])
-        session[BUSINESS_KEY] = chosen.business.public_id
+        if wanted != chosen.business.public_id:
+            session[BUSINESS_KEY] = chosen.business.public_id
         g.actor = Actor(user=user, business=chosen.business, role=chosen.role)
 
 
