@@ -30,6 +30,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(audit_group)
     app.cli.add_command(worker_command)
+    app.cli.add_command(rates_group)
 
 
 def _seed() -> None:
@@ -93,6 +94,34 @@ def worker_command(queues: tuple[str, ...], burst: bool) -> None:
     if unknown:
         raise click.UsageError(f"unknown queue(s): {', '.join(sorted(unknown))}")
     Worker(list(queues or QUEUES), connection=connection).work(burst=burst)
+
+
+@click.group("rates")
+def rates_group() -> None:
+    """Exchange rates."""
+
+
+@rates_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def rates_import(path: str) -> None:
+    """Import an ECB CSV (Date,USD,JPY,…; units per euro); replaces rates of the same day."""
+    from pathlib import Path
+
+    from portal.services.errors import InvalidInput
+    from portal.services.rates import import_ecb_csv, parse_ecb_csv
+
+    text = Path(path).read_text(encoding="utf-8-sig")
+    try:
+        total = len(parse_ecb_csv(text))
+        with click.progressbar(length=total, label="Importing rates") as bar:
+            report = import_ecb_csv(text, progress=bar.update)
+    except InvalidInput as error:
+        raise click.ClickException(" ".join(error.errors.values())) from error
+    click.echo(
+        f"Imported {report.rates} rates for {len(report.currencies)} currencies "
+        f"over {report.days} days."
+    )
 
 
 if __name__ == "__main__":
