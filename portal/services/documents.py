@@ -226,6 +226,22 @@ def _fill_fields(actor: Actor, doc: Document, data: DraftData) -> None:
     pricing.price(doc)
 
 
+def preview(actor: Actor, kind: DocumentKind, data: DraftData) -> Document:
+    """Price a draft without storing anything: the editor shows these totals as you type."""
+    doc = Document(
+        business_id=actor.business.id,
+        kind=kind,
+        status=DRAFT,
+        rounding_mode=actor.business.rounding_mode,
+    )
+    try:
+        _fill(actor, doc, data)
+    finally:
+        if doc in db.session:
+            db.session.expunge(doc)
+    return doc
+
+
 def create_draft(actor: Actor, kind: DocumentKind, data: DraftData) -> Document:
     actor.require(Role.STAFF)
     doc = Document(

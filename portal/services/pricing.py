@@ -32,6 +32,7 @@ def business_today(business: Business, now: datetime | None = None) -> date:
 
 def tax_snapshot(rate: TaxRate) -> dict[str, Any]:
     return {
+        "id": rate.public_id,
         "name": rate.name,
         "category": rate.category,
         "percent": format(rate.rate.normalize(), "f"),

@@ -31,6 +31,19 @@ def local_datetime(value: datetime | None) -> str:
     return format_datetime(value.astimezone(zone), "medium", locale=_locale())
 
 
+def amount(value: Decimal, currency: str) -> str:
+    """A typed amount for people; a unit price finer than the currency keeps its digits."""
+    exponent = value.normalize().as_tuple().exponent
+    finer = isinstance(exponent, int) and -exponent > get_currency_precision(currency)
+    return format_currency(
+        value,
+        currency,
+        locale=_locale(),
+        currency_digits=not finer,
+        decimal_quantization=not finer,
+    )
+
+
 def percent(rate: Decimal) -> str:
     """``Decimal("20.0000")`` as ``20``, ``Decimal("7.7500")`` as ``7.75``."""
     return format(rate.normalize(), "f")
@@ -39,6 +52,7 @@ def percent(rate: Decimal) -> str:
 def init_app(app: Flask) -> None:
     app.add_template_filter(money, "money")
     app.add_template_filter(percent, "percent")
+    app.add_template_filter(amount, "amount")
     app.add_template_filter(local_datetime, "local_datetime")
     app.add_template_global(Role, "Role")
 

@@ -40,3 +40,13 @@
     }
   });
 })();
+
+// After the editor re-renders, keep the keyboard where the person was working.
+document.addEventListener("htmx:afterSettle", function (event) {
+  var marker = event.target.querySelector && event.target.querySelector("[data-focus]");
+  if (marker) {
+    var target = document.querySelector(marker.getAttribute("data-focus"));
+    if (target) { target.focus(); }
+    marker.remove();
+  }
+});

@@ -1,0 +1,354 @@
+"""Invoice pages: the list, the editor (totals from the engine as you type), the detail page."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Client, Document, DocumentKind, Payment, PaymentAllocation, Role
+from portal.services import audit, balances, catalogue, documents, payments
+from portal.services import document_list as listing
+from portal.services.errors import InvalidInput
+from portal.web.access import current_actor, require_role
+from portal.web.htmx import is_htmx, render
+from portal.web.invoices.forms import (
+    MAX_LINES,
+    InvoiceForm,
+    document_values,
+    line_values,
+    product_line,
+)
+
+bp = Blueprint("invoices", __name__, url_prefix="/app/invoices")
+
+STATUS_LABELS = {
+    "draft": "Draft",
+    "issued": "Issued",
+    "sent": "Sent",
+    "viewed": "Viewed",
+    "partially_paid": "Partially paid",
+    "paid": "Paid",
+    "void": "Void",
+    "written_off": "Written off",
+}
+
+
+def _date(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+def _filter() -> listing.DocumentFilter:
+    sort = request.args.get("sort", "newest")
+    return listing.DocumentFilter(
+        kind=DocumentKind.INVOICE,
+        status=request.args.get("status", "")
+        if request.args.get("status") in STATUS_LABELS
+        else "",
+        client_id=request.args.get("client", "")[:16],
+        currency=request.args.get("currency", "")[:3],
+        date_from=_date("from"),
+        date_to=_date("to"),
+        overdue=request.args.get("overdue") == "1",
+        q=request.args.get("q", "")[:60],
+        sort=sort if sort in listing.SORTS else "newest",
+    )
+
+
+def _clients() -> list[Client]:
+    actor = current_actor()
+    stmt = (
+        select(Client)
+        .where(Client.business_id == actor.business.id, Client.archived_at.is_(None))
+        .order_by(Client.sort_name)
+    )
+    return list(db.session.scalars(stmt))
+
+
+@bp.get("/")
+@require_role(Role.VIEWER)
+def index() -> ResponseReturnValue:
+    actor = current_actor()
+    flt = _filter()
+    page = listing.list_documents(
+        actor, flt, cursor=request.args.get("after"), limit=int(current_app.config["PAGE_SIZE"])
+    )
+    context: dict[str, Any] = {
+        "page": page,
+        "flt": flt,
+        "counts": listing.status_counts(actor, flt),
+        "clients": _clients(),
+        "labels": STATUS_LABELS,
+        "sorts": listing.SORTS,
+        "overdue_ids": {d.id for d in page.items if listing.is_overdue(actor, d)},
+        "more_url": _more_url(page.next_cursor),
+    }
+    if is_htmx() and request.args.get("after"):
+        return render("invoices/index.html", "rows", **context)
+    return render("invoices/index.html", "results", **context)
+
+
+def _more_url(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after"}
+    args["after"] = cursor
+    return url_for("invoices.index", **args)
+
+
+# --- the editor ------------------------------------------------------------------
+
+
+def _editor_form(data: dict[str, Any] | None = None) -> InvoiceForm:
+    actor = current_actor()
+    form = InvoiceForm(formdata=None, data=data) if data is not None else InvoiceForm()
+    form.prepare(_clients(), catalogue.products(actor), catalogue.tax_rates(actor))
+    return form
+
+
+def _preview(form: InvoiceForm) -> tuple[Document | None, dict[str, str]]:
+    """Totals for what the form holds now, or the errors that prevent them."""
+    if not form.client.data:
+        return None, {}
+    try:
+        return documents.preview(current_actor(), DocumentKind.INVOICE, form.to_data()), {}
+    except InvalidInput as error:
+        return None, error.errors
+    finally:
+        db.session.rollback()
+
+
+def _line_errors(form: InvoiceForm, errors: dict[str, str]) -> dict[int, list[str]]:
+    """Messages per line: the form's own (a quantity that is not a number) and the engine's."""
+    found: dict[int, list[str]] = {}
+    for index, entry in enumerate(form.lines.entries):
+        for name, messages in entry.form.errors.items():
+            label = entry.form[name].label.text
+            found.setdefault(index, []).extend(f"{label}: {m}" for m in messages)
+    for key, message in errors.items():
+        if key.startswith("lines-"):
+            found.setdefault(int(key.split("-")[1]), []).append(message)
+    return found
+
+
+def _editor(form: InvoiceForm, doc: Document | None, errors: dict[str, str], status: int = 200):
+    preview, preview_errors = (None, {}) if errors else _preview(form)
+    errors = errors or preview_errors
+    context = {
+        "form": form,
+        "doc": doc,
+        "preview": preview,
+        "line_errors": _line_errors(form, errors),
+        "other_errors": [m for k, m in errors.items() if not k.startswith("lines-")],
+    }
+    return render_template("invoices/editor.html", **context), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require_role(Role.STAFF)
+def new() -> ResponseReturnValue:
+    actor = current_actor()
+    if request.method == "GET":
+        client = request.args.get("client", "")
+        return _editor(_editor_form({"client": client, "currency": _currency_of(client)}), None, {})
+    form = _editor_form()
+    if not form.validate():
+        return _editor(form, None, {}, 422)
+    try:
+        doc = documents.create_draft(actor, DocumentKind.INVOICE, form.to_data())
+    except InvalidInput as error:
+        return _editor(form, None, error.errors, 422)
+    flash("Draft invoice saved.", "success")
+    return redirect(url_for("invoices.detail", public_id=doc.public_id), 303)
+
+
+def _currency_of(client_id: str) -> str:
+    actor = current_actor()
+    client = db.session.scalar(
+        select(Client).where(Client.public_id == client_id, Client.business_id == actor.business.id)
+    )
+    return client.currency if client else actor.business.base_currency
+
+
+@bp.route("/<public_id>/edit", methods=["GET", "POST"])
+@require_role(Role.STAFF)
+def edit(public_id: str) -> ResponseReturnValue:
+    actor = current_actor()
+    doc = documents.get_document(actor, public_id, DocumentKind.INVOICE)
+    if doc.status != "draft":
+        flash("Only a draft can be edited; correct an issued invoice with a credit note.", "error")
+        return redirect(url_for("invoices.detail", public_id=public_id), 303)
+    if request.method == "GET":
+        return _editor(_editor_form(document_values(doc)), doc, {})
+    form = _editor_form()
+    if not form.validate():
+        return _editor(form, doc, {}, 422)
+    try:
+        documents.update_draft(actor, public_id, form.to_data())
+    except InvalidInput as error:
+        return _editor(form, doc, error.errors, 422)
+    flash("Draft saved.", "success")
+    return redirect(url_for("invoices.detail", public_id=public_id), 303)
+
+
+@bp.post("/editor")
+@require_role(Role.STAFF)
+def editor() -> ResponseReturnValue:
+    """Add, remove, move or fill a line, or just recompute: the server answers with HTML."""
+    form = _editor_form()
+    op = request.form.get("op", "preview")
+    index = request.form.get("index", type=int, default=-1)
+    lines = line_values(form)
+    if op == "preview":
+        form.validate()
+        preview, errors = _preview(form)
+        return render_template(
+            "invoices/_totals.html",
+            form=form,
+            preview=preview,
+            line_errors=_line_errors(form, errors),
+            oob=True,
+        )
+    if op == "add" and len(lines) < MAX_LINES:
+        lines.append({"quantity": Decimal(1), "taxes": []})
+    elif op == "remove" and 0 <= index < len(lines) and len(lines) > 1:
+        lines.pop(index)
+    elif op == "up" and 0 < index < len(lines):
+        lines[index - 1], lines[index] = lines[index], lines[index - 1]
+    elif op == "down" and 0 <= index < len(lines) - 1:
+        lines[index + 1], lines[index] = lines[index], lines[index + 1]
+    elif op == "product" and 0 <= index < len(lines):
+        chosen = lines[index].get("product")
+        if chosen:
+            product = catalogue.get_product(current_actor(), chosen)
+            lines[index] = product_line(product)
+    elif op == "client":
+        pass
+    else:
+        abort(400)
+    data = {name: field.data for name, field in form._fields.items() if name != "lines"}
+    if op == "client":
+        data["currency"] = _currency_of(form.client.data or "")
+    data["lines"] = lines
+    rebuilt = _editor_form(data)
+    preview, errors = _preview(rebuilt)
+    return render_template(
+        "invoices/_editor_body.html",
+        form=rebuilt,
+        preview=preview,
+        line_errors=_line_errors(rebuilt, errors),
+        focus_line=index if op in {"up", "down"} else len(lines) - 1 if op == "add" else None,
+    )
+
+
+# --- the invoice -----------------------------------------------------------------
+
+
+def _detail_context(doc: Document) -> dict[str, Any]:
+    actor = current_actor()
+    allocations = db.session.execute(
+        select(PaymentAllocation, Payment)
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(PaymentAllocation.document_id == doc.id)
+        .order_by(Payment.received_on, Payment.id)
+    ).all()
+    return {
+        "doc": doc,
+        "labels": STATUS_LABELS,
+        "overdue": listing.is_overdue(actor, doc),
+        "allocations": allocations,
+        "credited": balances.credited_on(doc) if doc.status != "draft" else 0,
+        "events": audit.events_for_entity(actor.business, "invoice", doc.public_id),
+        "methods": payments.METHODS,
+        "today": date.today().isoformat(),
+    }
+
+
+@bp.get("/<public_id>")
+@require_role(Role.VIEWER)
+def detail(public_id: str) -> ResponseReturnValue:
+    doc = documents.get_document(current_actor(), public_id, DocumentKind.INVOICE)
+    return render("invoices/detail.html", **_detail_context(doc))
+
+
+def _back(public_id: str, message: str, category: str = "success") -> ResponseReturnValue:
+    flash(message, category)
+    return redirect(url_for("invoices.detail", public_id=public_id), 303)
+
+
+@bp.post("/<public_id>/issue")
+@require_role(Role.STAFF)
+def issue(public_id: str) -> ResponseReturnValue:
+    rate = request.form.get("exchange_rate", "").strip()
+    try:
+        exchange_rate = Decimal(rate) if rate else None
+    except InvalidOperation:
+        return _back(public_id, "The exchange rate must be a number such as 0.9213.", "error")
+    try:
+        doc = documents.issue_invoice(current_actor(), public_id, exchange_rate=exchange_rate)
+    except InvalidInput as error:
+        return _back(public_id, " ".join(error.errors.values()), "error")
+    return _back(public_id, f"Invoice {doc.number} issued.")
+
+
+@bp.post("/<public_id>/delete")
+@require_role(Role.STAFF)
+def delete(public_id: str) -> ResponseReturnValue:
+    try:
+        documents.delete_draft(current_actor(), public_id)
+    except InvalidInput as error:
+        return _back(public_id, " ".join(error.errors.values()), "error")
+    flash("Draft deleted.", "success")
+    return redirect(url_for("invoices.index"), 303)
+
+
+@bp.post("/<public_id>/void")
+@require_role(Role.ACCOUNTANT)
+def void(public_id: str) -> ResponseReturnValue:
+    try:
+        doc = documents.void_invoice(current_actor(), public_id, request.form.get("reason", ""))
+    except InvalidInput as error:
+        return _back(public_id, " ".join(error.errors.values()), "error")
+    return _back(public_id, f"Invoice {doc.number} is void.")
+
+
+@bp.post("/<public_id>/write-off")
+@require_role(Role.ACCOUNTANT)
+def write_off(public_id: str) -> ResponseReturnValue:
+    try:
+        doc = documents.write_off_invoice(
+            current_actor(), public_id, request.form.get("reason", "")
+        )
+    except InvalidInput as error:
+        return _back(public_id, " ".join(error.errors.values()), "error")
+    return _back(public_id, f"Invoice {doc.number} is written off.")
+
+
+@bp.post("/<public_id>/payments")
+@require_role(Role.ACCOUNTANT)
+def record_payment(public_id: str) -> ResponseReturnValue:
+    try:
+        amount = Decimal(request.form.get("amount", "").strip())
+        received_on = date.fromisoformat(request.form.get("received_on", ""))
+    except (InvalidOperation, ValueError):
+        return _back(public_id, "Enter the amount (such as 120.50) and the date received.", "error")
+    try:
+        payments.pay_invoice(
+            current_actor(),
+            public_id,
+            amount,
+            received_on,
+            method=request.form.get("method", "bank_transfer"),
+            reference=request.form.get("reference", "")[:120],
+        )
+    except InvalidInput as error:
+        return _back(public_id, " ".join(error.errors.values()), "error")
+    return _back(public_id, "Payment recorded.")
