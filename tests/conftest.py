@@ -1,15 +1,20 @@
-"""Fixtures: a migrated database of the suite's own, the app, clients, people in roles."""
+"""Fixtures: a migrated database of the suite's own, the app, clients, people in roles, mail."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import secrets
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -109,6 +114,12 @@ class CsrfClient(FlaskClient):
     """
 
     def open(self, *args: Any, csrf: bool = True, **kwargs: Any) -> Any:
+        # Each request in its own app context, as under a real server: otherwise a test's open
+        # context would carry ``g`` (the cached user, the CSRF token) from one request to the next.
+        with self.application.app_context():
+            return self._open(*args, csrf=csrf, **kwargs)
+
+    def _open(self, *args: Any, csrf: bool, **kwargs: Any) -> Any:
         method = str(kwargs.get("method", "GET")).upper()
         if csrf and method not in {"GET", "HEAD", "OPTIONS"}:
             raw = secrets.token_hex(20)
@@ -180,43 +191,49 @@ def login(client: FlaskClient, team: Team) -> Callable[..., FlaskClient]:
     return do
 
 
-@dataclass
-class Mailbox:
-    """What a real SMTP server on loopback received."""
+@dataclass(frozen=True)
+class Delivery:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
 
-    messages: list[Any]
 
-    def last_to(self, address: str) -> Any:
-        for message in reversed(self.messages):
-            if address in message["To"]:
-                return message
-        raise AssertionError(f"no email to {address}; got {[m['To'] for m in self.messages]}")
+class Inbox:
+    """An aiosmtpd handler: every message the server accepts lands in ``deliveries``."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.deliveries.append(Delivery(envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[tuple[Controller, Inbox]]:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
 
 
 @pytest.fixture
-def smtp(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
-    """An aiosmtpd server on 127.0.0.1 that the app sends through for this test."""
-    import socket
-    from email import message_from_bytes, policy
-
-    from aiosmtpd.controller import Controller
-
-    box = Mailbox([])
-
-    class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            box.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-            return "250 OK"
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
-    controller.start()
+def inbox(
+    app: Flask, smtp_server: tuple[Controller, Inbox], monkeypatch: pytest.MonkeyPatch
+) -> Inbox:
+    """Point the portal's mailer at the SMTP server for this test; starts empty."""
+    controller, inbox = smtp_server
     monkeypatch.setitem(app.config, "SMTP_HOST", "127.0.0.1")
-    monkeypatch.setitem(app.config, "SMTP_PORT", port)
+    monkeypatch.setitem(app.config, "SMTP_PORT", controller.port)
     monkeypatch.setitem(app.config, "SMTP_SECURITY", "none")
-    try:
-        yield box
-    finally:
-        controller.stop()
+    inbox.deliveries.clear()
+    return inbox

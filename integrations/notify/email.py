@@ -60,7 +60,7 @@ class SmtpMailer:
 
     def send(self, message: OutgoingEmail) -> str:
         mail = build_message(self.sender, message)
-        context = ssl.create_default_context()
+        context = ssl.create_default_context() if self.security != "none" else None
         smtp: smtplib.SMTP
         if self.security == "tls":
             smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)

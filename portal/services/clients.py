@@ -119,10 +119,11 @@ def _check(actor: Actor, data: ClientData, client: Client | None) -> dict[str, s
     for tag in data.tags:
         if len(tag) > MAX_TAG_LENGTH:
             errors["tags"] = f"Tag {tag[:20]!r}… is longer than {MAX_TAG_LENGTH} characters."
-    contacts = [c for c in data.contacts if c.name.strip() or c.email.strip()]
-    for i, contact in enumerate(contacts):
-        if not contact.name.strip():
+    # Indexes are the form's rows, blank ones included, so a message lands beside its row.
+    for i, contact in enumerate(data.contacts):
+        if contact.email.strip() and not contact.name.strip():
             errors[f"contacts-{i}-name"] = "A contact needs a name."
+    contacts = [c for c in data.contacts if c.name.strip() or c.email.strip()]
     if sum(1 for c in contacts if c.is_primary) > 1:
         errors["contacts"] = "Only one contact can be the primary billing contact."
     return errors

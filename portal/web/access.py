@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Flask, abort, g, redirect, request, session, url_for
+from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -37,6 +37,7 @@ def init_app(app: Flask) -> None:
         target = url_for("auth.login", next=request.full_path.rstrip("?"))
         if request.headers.get("HX-Request"):
             return hx_redirect(target)
+        flash(str(login_manager.login_message), login_manager.login_message_category)
         return redirect(target)
 
     @app.before_request

@@ -22,7 +22,7 @@ from portal.services import catalogue as service
 from portal.services.errors import InvalidInput
 from portal.services.validation import currency_choices
 from portal.web.access import current_actor, require_role
-from portal.web.forms import attach_errors
+from portal.web.forms import attach_errors, stop_if_missing
 
 bp = Blueprint("catalogue", __name__, url_prefix="/app")
 
@@ -34,7 +34,8 @@ class TaxRateForm(FlaskForm):
         places=None,
         validators=[
             InputRequired(),
-            NumberRange(min=0, max=100, message="A tax rate must be between 0 and 100 %."),
+            stop_if_missing,
+            NumberRange(min=0, max=100, message="A tax rate must be between 0 and 100 %%."),
         ],
     )
     category = SelectField("Tax category", choices=dict(service.TAX_CATEGORIES))
@@ -49,7 +50,11 @@ class ProductForm(FlaskForm):
     unit_price = DecimalField(
         "Unit price",
         places=None,
-        validators=[InputRequired(), NumberRange(min=0, message="The price cannot be negative.")],
+        validators=[
+            InputRequired(),
+            stop_if_missing,
+            NumberRange(min=0, message="The price cannot be negative."),
+        ],
     )
     currency = SelectField("Currency")
     tax_rates = SelectMultipleField("Default tax rates")

@@ -5,8 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
+from wtforms import Field
+from wtforms.validators import StopValidation
 
 from portal.services.errors import InvalidInput
+
+
+def stop_if_missing(form: Any, field: Field) -> None:
+    """Stop at "not a valid number": a range check on no value would add a second, wrong message."""
+    if field.data is None:
+        raise StopValidation()
 
 
 def attach_errors(form: FlaskForm, error: InvalidInput) -> None:

@@ -5,14 +5,14 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import Mailbox
+from tests.conftest import Inbox
 from tests.e2e.test_clients_flow import sign_up
 
 pytestmark = pytest.mark.browser
 
 
 def test_invite_a_teammate_who_logs_in_with_the_invited_role(
-    page: Page, browser: Browser, live_server: str, smtp: Mailbox
+    page: Page, browser: Browser, live_server: str, inbox: Inbox
 ) -> None:
     sign_up(page)
     page.get_by_role("link", name="Team", exact=True).click()
@@ -22,7 +22,9 @@ def test_invite_a_teammate_who_logs_in_with_the_invited_role(
     expect(page.locator(".toast")).to_contain_text("Invitation sent to tom@studio.example.")
     expect(page.locator("table").last).to_contain_text("tom@studio.example")
 
-    mail = smtp.last_to("tom@studio.example")
+    (delivery,) = inbox.deliveries
+    assert delivery.rcpt_tos == ["tom@studio.example"]
+    mail = delivery.message
     assert mail["Subject"] == "Lopez Studio invites you to Invoice Lite"
     link = re.search(r"https?://\S+/invitations/\S+", mail.get_content())
     assert link is not None

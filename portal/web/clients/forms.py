@@ -18,6 +18,7 @@ from wtforms.validators import Email, InputRequired, Length, NumberRange, Option
 
 from portal.services.clients import ClientData, ContactData
 from portal.services.validation import currency_choices
+from portal.web.forms import stop_if_missing
 
 LANGUAGES = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español"}
 
@@ -40,7 +41,7 @@ class ClientForm(FlaskForm):
     payment_terms_days = IntegerField(
         "Payment terms (days)",
         default=30,
-        validators=[InputRequired(), NumberRange(min=0, max=365)],
+        validators=[InputRequired(), stop_if_missing, NumberRange(min=0, max=365)],
     )
     language = SelectField("Language", choices=LANGUAGES, default="en")
     tags = StringField(
@@ -67,7 +68,7 @@ class ClientForm(FlaskForm):
         def text(name: str) -> str:
             return str(self._fields[name].data or "")
 
-        tags = tuple(t for t in text("tags").split(",") if t.strip())
+        tags = tuple(t.strip() for t in text("tags").split(",") if t.strip())
         contacts = tuple(
             ContactData(
                 name=entry.form.name.data or "",

@@ -53,15 +53,17 @@ def new() -> ResponseReturnValue:
     if request.method == "GET":
         form.currency.data = actor.business.base_currency
         form.contacts[0].form.is_primary.data = True
+    rejected = False
     if form.validate_on_submit():
         try:
             client = client_service.create_client(actor, form.to_data())
         except InvalidInput as error:
             attach_errors(form, error)
+            rejected = True
         else:
             flash(f"Client {client.name} created.", "success")
             return redirect(url_for("clients.detail", public_id=client.public_id), 303)
-    status = 422 if form.errors or form.form_errors else 200
+    status = 422 if rejected or form.errors or form.form_errors else 200
     return render_template("clients/form.html", form=form, client=None), status
 
 
@@ -93,23 +95,22 @@ def edit(public_id: str) -> ResponseReturnValue:
     actor = current_actor()
     client = client_service.get_client(actor, public_id)
     if request.method == "GET":
-        form = ClientForm(obj=client, data={"tags": ", ".join(t.name for t in client.tags)})
-        form.contacts.entries = []
-        for contact in client.contacts:
-            form.contacts.append_entry(contact)
-        if not client.contacts:
-            form.contacts.append_entry()
+        # Contacts fill their rows from the client; tags are shown as text.
+        form = ClientForm(obj=client)
+        form.tags.data = ", ".join(t.name for t in client.tags)
     else:
         form = ClientForm()
+    rejected = False
     if form.validate_on_submit():
         try:
             client = client_service.update_client(actor, public_id, form.to_data())
         except InvalidInput as error:
             attach_errors(form, error)
+            rejected = True
         else:
             flash(f"Client {client.name} saved.", "success")
             return redirect(url_for("clients.detail", public_id=client.public_id), 303)
-    status = 422 if form.errors or form.form_errors else 200
+    status = 422 if rejected or form.errors or form.form_errors else 200
     return render_template("clients/form.html", form=form, client=client), status
 
 

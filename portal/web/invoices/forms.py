@@ -48,7 +48,7 @@ class LineForm(Form):
     discount_percent = DecimalField(
         "Discount %",
         places=None,
-        validators=[Optional(), NumberRange(0, 100, "A discount is between 0 and 100 %.")],
+        validators=[Optional(), NumberRange(0, 100, "A discount is between 0 and 100 %%.")],
     )
     taxes = SelectMultipleField("Taxes", validate_choice=False)
     price_includes_tax = BooleanField("Price includes tax")

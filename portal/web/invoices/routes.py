@@ -6,7 +6,17 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -217,6 +227,13 @@ def editor() -> ResponseReturnValue:
             line_errors=_line_errors(form, errors),
             oob=True,
         )
+    if op == "client":
+        # Only the currency follows the client; the lines being typed stay untouched.
+        form.currency.data = _currency_of(form.client.data or "")
+        response = make_response(render_template("invoices/_currency_field.html", form=form))
+        # The totals follow the new currency once it is in the form.
+        response.headers["HX-Trigger-After-Settle"] = "editor-changed"
+        return response
     if op == "add" and len(lines) < MAX_LINES:
         lines.append({"quantity": Decimal(1), "taxes": []})
     elif op == "remove" and 0 <= index < len(lines) and len(lines) > 1:
@@ -225,18 +242,15 @@ def editor() -> ResponseReturnValue:
         lines[index - 1], lines[index] = lines[index], lines[index - 1]
     elif op == "down" and 0 <= index < len(lines) - 1:
         lines[index + 1], lines[index] = lines[index], lines[index + 1]
-    elif op == "product" and 0 <= index < len(lines):
-        chosen = lines[index].get("product")
-        if chosen:
-            product = catalogue.get_product(current_actor(), chosen)
-            lines[index] = product_line(product)
-    elif op == "client":
-        pass
-    else:
+    elif op != "product":
         abort(400)
+    # A product picked but not yet filled in (the pick and the next click can cross) is
+    # filled now, whatever the operation.
+    for position, line in enumerate(lines):
+        chosen = line.get("product")
+        if chosen and ((op == "product" and position == index) or not line.get("description")):
+            lines[position] = product_line(catalogue.get_product(current_actor(), chosen))
     data = {name: field.data for name, field in form._fields.items() if name != "lines"}
-    if op == "client":
-        data["currency"] = _currency_of(form.client.data or "")
     data["lines"] = lines
     rebuilt = _editor_form(data)
     preview, errors = _preview(rebuilt)

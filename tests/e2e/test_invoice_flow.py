@@ -1,0 +1,121 @@
+"""An invoice from the editor to a partial payment, in a real browser."""
+
+from decimal import Decimal
+
+import pytest
+from babel.numbers import format_currency
+from playwright.sync_api import Page, expect
+
+from portal.billing.lines import LineInput
+from portal.billing.tax import TaxRate as Rule
+from portal.billing.totals import DocumentInput, compute_totals
+from portal.models import Role
+from tests.conftest import PASSWORD, Team, make_team
+from tests.services import factories as f
+
+pytestmark = pytest.mark.browser
+
+
+def eur(minor: int) -> str:
+    return format_currency(Decimal(minor).scaleb(-2), "EUR", locale="en")
+
+
+def log_in(page: Page, team: Team, role: Role = Role.OWNER) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(team.users[role].email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator(".role")).to_have_text(role.value)
+
+
+def fill_line(page: Page, index: int, description: str, qty: str, price: str) -> None:
+    line = page.locator(f"#line-{index}")
+    line.get_by_label("Description").fill(description)
+    line.get_by_label("Quantity").fill(qty)
+    line.get_by_label("Unit price").fill(price)
+
+
+def test_three_lines_totals_match_the_engine_then_issue_and_pay_part(page: Page, db) -> None:
+    team = make_team("Harbor Design")
+    owner = team.actor()
+    f.client(owner, name="Fjord AS")
+    f.tax_rate(owner, "VAT 19%", "19")
+    f.tax_rate(owner, "Eco levy 2%", "2")
+    log_in(page, team)
+
+    page.get_by_role("link", name="Invoices", exact=True).click()
+    page.get_by_role("link", name="New invoice").click()
+    page.get_by_label("Client", exact=True).select_option(label="Fjord AS")
+    expect(page.get_by_label("Currency")).to_have_value("EUR")
+
+    fill_line(page, 0, "Design hours", "3", "95.50")
+    page.locator("#line-0").get_by_label("Discount %").fill("10")
+    page.locator("#line-0").get_by_label("Taxes").select_option(label="VAT 19%")
+    page.get_by_role("button", name="Add a line").click()
+    fill_line(page, 1, "Printed brochures", "250", "1.234")
+    page.locator("#line-1").get_by_label("Taxes").select_option(label=["VAT 19%", "Eco levy 2%"])
+    page.get_by_role("button", name="Add a line").click()
+    fill_line(page, 2, "Workshop (gross price)", "1", "1190")
+    page.locator("#line-2").get_by_label("Taxes").select_option(label="VAT 19%")
+    page.locator("#line-2").get_by_label("Price includes tax").check()
+
+    vat, levy = Rule("S", Decimal(19), "VAT 19%"), Rule("S", Decimal(2), "Eco levy 2%")
+    expected = compute_totals(
+        DocumentInput(
+            currency="EUR",
+            lines=(
+                LineInput(
+                    quantity=Decimal(3),
+                    unit_price=Decimal("95.50"),
+                    discount_percent=Decimal(10),
+                    taxes=(vat,),
+                ),
+                LineInput(quantity=Decimal(250), unit_price=Decimal("1.234"), taxes=(vat, levy)),
+                LineInput(
+                    quantity=Decimal(1),
+                    unit_price=Decimal(1190),
+                    taxes=(vat,),
+                    price_includes_tax=True,
+                ),
+            ),
+        )
+    )
+    totals = page.locator("#totals")
+    expect(totals.locator('[data-total="total"]')).to_have_text(eur(expected.tax_inclusive.minor))
+    expect(totals.locator('[data-total="net"]')).to_have_text(eur(expected.tax_exclusive.minor))
+    expect(totals.locator('[data-total="tax"]')).to_have_text(eur(expected.tax_total.minor))
+    for index, row in enumerate(expected.breakdown):
+        expect(totals.locator(f'[data-total="tax-{index}"]')).to_have_text(eur(row.tax.minor))
+    for index, line in enumerate(expected.lines):
+        expect(page.locator(f"#line-total-{index}")).to_have_text(eur(line.total.minor))
+
+    # A bad quantity shows beside its line and keeps the draft unsaved.
+    page.locator("#line-1").get_by_label("Quantity").fill("1.23456")
+    expect(page.locator("#line-error-1")).to_contain_text(
+        "Quantity has more than 4 decimal places."
+    )
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator("#line-error-1")).to_contain_text(
+        "Quantity has more than 4 decimal places."
+    )
+    page.locator("#line-1").get_by_label("Quantity").fill("250")
+    page.get_by_role("button", name="Save draft").click()
+
+    expect(page.get_by_role("heading", name="Draft invoice")).to_be_visible()
+    detail = page.locator("#invoice-totals")
+    expect(detail.locator('[data-total="total"]')).to_have_text(eur(expected.tax_inclusive.minor))
+    page.get_by_role("button", name="Issue invoice").click()
+    expect(page.locator(".toast")).to_contain_text("Invoice INV-")
+    expect(page.locator("#invoice-status")).to_have_text("Issued")
+
+    page.get_by_label("Amount (EUR)").fill("500")
+    page.get_by_role("button", name="Record payment").click()
+    expect(page.locator("#invoice-status")).to_have_text("Partially paid")
+    expect(page.locator("#invoice-balance")).to_have_text(eur(expected.amount_due.minor - 50000))
+    expect(page.locator("#invoice-timeline")).to_contain_text(
+        "issued by owner@harbor-design.example"
+    )
+
+    page.get_by_role("link", name="Invoices", exact=True).click()
+    expect(page.locator('.status-counts [data-status="partially_paid"]')).to_contain_text("1")
+    expect(page.locator("#invoice-rows tr")).to_have_count(1)

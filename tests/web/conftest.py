@@ -1,0 +1,1 @@
+"""Web tests use the fixtures of tests/conftest.py."""

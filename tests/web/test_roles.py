@@ -1,0 +1,350 @@
+"""Who may open what: every route in the app, every role, and strangers from another business."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from integrations.notify.email import OutgoingEmail
+from portal.models import AuditEvent, DocumentKind, Role
+from portal.services import auth, catalogue, clients, documents, mail
+from portal.services import team as team_service
+from portal.services.catalogue import ProductData, TaxRateData
+from portal.services.clients import ClientData
+from portal.services.documents import DraftData, LineData
+from tests.conftest import PASSWORD, Team, make_team
+from tests.web.helpers import count, heading, text_of
+
+PUBLIC = "public"
+LOGIN_ONLY = "login only"
+ROLES = [Role.OWNER, Role.ADMIN, Role.ACCOUNTANT, Role.STAFF, Role.VIEWER]
+# What an allowed request may answer; anything else (403, 404, 405, 500, 400) is a failure.
+ALLOWED = {200, 302, 303, 422}
+
+
+@dataclass(frozen=True)
+class Access:
+    endpoint: str
+    need: Role | str
+    url: str  # formatted with the ids of the business's objects
+    data: dict[str, str] | None = None
+
+
+# (method, rule) -> who may call it, and how to call it with real ids.
+ACCESS: dict[tuple[str, str], Access] = {
+    ("GET", "/"): Access("dashboard.root", PUBLIC, "/"),
+    ("GET", "/signup"): Access("auth.signup", PUBLIC, "/signup"),
+    ("POST", "/signup"): Access("auth.signup", PUBLIC, "/signup", {}),
+    ("GET", "/login"): Access("auth.login", PUBLIC, "/login"),
+    ("POST", "/login"): Access("auth.login", PUBLIC, "/login", {}),
+    ("POST", "/logout"): Access("auth.logout", LOGIN_ONLY, "/logout", {}),
+    ("GET", "/password/forgot"): Access("auth.forgot_password", PUBLIC, "/password/forgot"),
+    ("POST", "/password/forgot"): Access("auth.forgot_password", PUBLIC, "/password/forgot", {}),
+    ("GET", "/password/reset/<token>"): Access(
+        "auth.reset_password", PUBLIC, "/password/reset/{reset_token}"
+    ),
+    ("POST", "/password/reset/<token>"): Access(
+        "auth.reset_password", PUBLIC, "/password/reset/{reset_token}", {}
+    ),
+    ("GET", "/no-business"): Access("auth.no_business", LOGIN_ONLY, "/no-business"),
+    ("GET", "/app/"): Access("dashboard.home", Role.VIEWER, "/app/"),
+    ("GET", "/app/clients/"): Access("clients.index", Role.VIEWER, "/app/clients/?q=blue"),
+    ("GET", "/app/clients/new"): Access("clients.new", Role.STAFF, "/app/clients/new"),
+    ("POST", "/app/clients/new"): Access("clients.new", Role.STAFF, "/app/clients/new", {}),
+    ("GET", "/app/clients/contact-row"): Access(
+        "clients.contact_row", Role.STAFF, "/app/clients/contact-row?index=2"
+    ),
+    ("GET", "/app/clients/<public_id>"): Access(
+        "clients.detail", Role.VIEWER, "/app/clients/{client}"
+    ),
+    ("GET", "/app/clients/<public_id>/edit"): Access(
+        "clients.edit", Role.STAFF, "/app/clients/{client}/edit"
+    ),
+    ("POST", "/app/clients/<public_id>/edit"): Access(
+        "clients.edit", Role.STAFF, "/app/clients/{client}/edit", {}
+    ),
+    ("POST", "/app/clients/<public_id>/archive"): Access(
+        "clients.archive", Role.STAFF, "/app/clients/{client}/archive", {}
+    ),
+    ("POST", "/app/clients/<public_id>/restore"): Access(
+        "clients.restore", Role.STAFF, "/app/clients/{client}/restore", {}
+    ),
+    ("GET", "/app/tax-rates"): Access("catalogue.tax_rates", Role.VIEWER, "/app/tax-rates"),
+    ("GET", "/app/tax-rates/new"): Access(
+        "catalogue.tax_rate_form", Role.ACCOUNTANT, "/app/tax-rates/new"
+    ),
+    ("POST", "/app/tax-rates/new"): Access(
+        "catalogue.tax_rate_form", Role.ACCOUNTANT, "/app/tax-rates/new", {}
+    ),
+    ("GET", "/app/tax-rates/<public_id>/edit"): Access(
+        "catalogue.tax_rate_form", Role.ACCOUNTANT, "/app/tax-rates/{tax_rate}/edit"
+    ),
+    ("POST", "/app/tax-rates/<public_id>/edit"): Access(
+        "catalogue.tax_rate_form", Role.ACCOUNTANT, "/app/tax-rates/{tax_rate}/edit", {}
+    ),
+    ("POST", "/app/tax-rates/<public_id>/archive"): Access(
+        "catalogue.tax_rate_archive", Role.ACCOUNTANT, "/app/tax-rates/{tax_rate}/archive", {}
+    ),
+    ("POST", "/app/tax-rates/<public_id>/restore"): Access(
+        "catalogue.tax_rate_restore", Role.ACCOUNTANT, "/app/tax-rates/{tax_rate}/restore", {}
+    ),
+    ("GET", "/app/products"): Access("catalogue.products", Role.VIEWER, "/app/products"),
+    ("GET", "/app/products/new"): Access(
+        "catalogue.product_form", Role.ACCOUNTANT, "/app/products/new"
+    ),
+    ("POST", "/app/products/new"): Access(
+        "catalogue.product_form", Role.ACCOUNTANT, "/app/products/new", {}
+    ),
+    ("GET", "/app/products/<public_id>/edit"): Access(
+        "catalogue.product_form", Role.ACCOUNTANT, "/app/products/{product}/edit"
+    ),
+    ("POST", "/app/products/<public_id>/edit"): Access(
+        "catalogue.product_form", Role.ACCOUNTANT, "/app/products/{product}/edit", {}
+    ),
+    ("POST", "/app/products/<public_id>/archive"): Access(
+        "catalogue.product_archive", Role.ACCOUNTANT, "/app/products/{product}/archive", {}
+    ),
+    ("POST", "/app/products/<public_id>/restore"): Access(
+        "catalogue.product_restore", Role.ACCOUNTANT, "/app/products/{product}/restore", {}
+    ),
+    ("GET", "/app/team"): Access("team.index", Role.VIEWER, "/app/team"),
+    ("POST", "/app/team/invite"): Access("team.invite", Role.ADMIN, "/app/team/invite", {}),
+    ("POST", "/app/team/invitations/<public_id>/revoke"): Access(
+        "team.revoke", Role.ADMIN, "/app/team/invitations/{invitation}/revoke", {}
+    ),
+    ("POST", "/app/team/members/<public_id>/role"): Access(
+        "team.change_role", Role.ADMIN, "/app/team/members/{member}/role", {"role": "staff"}
+    ),
+    ("POST", "/app/team/members/<public_id>/remove"): Access(
+        "team.remove", Role.ADMIN, "/app/team/members/{member}/remove", {}
+    ),
+    ("GET", "/invitations/<token>"): Access("team.accept", PUBLIC, "/invitations/{invite_token}"),
+    ("POST", "/invitations/<token>"): Access(
+        "team.accept", PUBLIC, "/invitations/{invite_token}", {}
+    ),
+    ("GET", "/app/settings/"): Access("settings.business", Role.ADMIN, "/app/settings/"),
+    ("POST", "/app/settings/"): Access("settings.business", Role.ADMIN, "/app/settings/", {}),
+    ("POST", "/app/settings/switch"): Access(
+        "settings.switch", LOGIN_ONLY, "/app/settings/switch", {"business": "{business}"}
+    ),
+    ("GET", "/app/invoices/"): Access("invoices.index", Role.VIEWER, "/app/invoices/?overdue=1"),
+    ("GET", "/app/invoices/new"): Access("invoices.new", Role.STAFF, "/app/invoices/new"),
+    ("POST", "/app/invoices/new"): Access("invoices.new", Role.STAFF, "/app/invoices/new", {}),
+    ("POST", "/app/invoices/editor"): Access(
+        "invoices.editor", Role.STAFF, "/app/invoices/editor", {"op": "add"}
+    ),
+    ("GET", "/app/invoices/<public_id>"): Access(
+        "invoices.detail", Role.VIEWER, "/app/invoices/{invoice}"
+    ),
+    ("GET", "/app/invoices/<public_id>/edit"): Access(
+        "invoices.edit", Role.STAFF, "/app/invoices/{draft}/edit"
+    ),
+    ("POST", "/app/invoices/<public_id>/edit"): Access(
+        "invoices.edit", Role.STAFF, "/app/invoices/{draft}/edit", {}
+    ),
+    ("POST", "/app/invoices/<public_id>/issue"): Access(
+        "invoices.issue", Role.STAFF, "/app/invoices/{draft}/issue", {}
+    ),
+    ("POST", "/app/invoices/<public_id>/delete"): Access(
+        "invoices.delete", Role.STAFF, "/app/invoices/{draft}/delete", {}
+    ),
+    ("POST", "/app/invoices/<public_id>/void"): Access(
+        "invoices.void", Role.ACCOUNTANT, "/app/invoices/{invoice}/void", {"reason": "Duplicate"}
+    ),
+    ("POST", "/app/invoices/<public_id>/write-off"): Access(
+        "invoices.write_off",
+        Role.ACCOUNTANT,
+        "/app/invoices/{invoice}/write-off",
+        {"reason": "Client closed"},
+    ),
+    ("POST", "/app/invoices/<public_id>/payments"): Access(
+        "invoices.record_payment",
+        Role.ACCOUNTANT,
+        "/app/invoices/{invoice}/payments",
+        {"amount": "10", "received_on": "2026-01-05", "method": "cash"},
+    ),
+}
+
+# Ids that name one business's objects; a member of another business must get 404 for them.
+OWNED_IDS = (
+    "{client}",
+    "{tax_rate}",
+    "{product}",
+    "{invitation}",
+    "{member}",
+    "{business}",
+    "{invoice}",
+    "{draft}",
+)
+
+
+def _id(key: tuple[str, str]) -> str:
+    return f"{key[0]} {key[1]}"
+
+
+def _allowed(need: Role | str, role: Role) -> bool:
+    return need in (PUBLIC, LOGIN_ONLY) or role.at_least(Role(need))
+
+
+def _owned(access: Access) -> bool:
+    text = access.url + "".join((access.data or {}).values())
+    return any(placeholder in text for placeholder in OWNED_IDS)
+
+
+def _call(client: FlaskClient, method: str, access: Access, ids: dict[str, str]) -> Any:
+    url = access.url.format(**ids)
+    if method == "GET":
+        return client.get(url)
+    data = {k: v.format(**ids) for k, v in (access.data or {}).items()}
+    return client.post(url, data=data)
+
+
+@pytest.fixture
+def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """One of each object the routes name, made through the services, and their ids."""
+    # Invitation links arrive by email only; catch them here (test_auth sends through SMTP).
+    sent: list[OutgoingEmail] = []
+    monkeypatch.setattr(mail, "send", lambda message: sent.append(message) or "<id@test>")
+    owner = team.actor()
+    with app.test_request_context():
+        client = clients.create_client(
+            owner, ClientData(name="Blue Harbor", currency="EUR", email="ap@blue.example")
+        )
+        rate = catalogue.create_tax_rate(owner, TaxRateData(name="VAT", rate=Decimal("20")))
+        product = catalogue.create_product(
+            owner,
+            ProductData(
+                name="Design",
+                unit_price=Decimal("100"),
+                currency="EUR",
+                tax_rate_ids=(rate.public_id,),
+            ),
+        )
+        team_service.invite_member(owner, "second@acme-ltd.example", Role.VIEWER)
+        member = team_service.accept_invitation(
+            _token(sent[-1]),
+            None,
+            team_service.NewAccount(name="Second", password=PASSWORD),
+        )
+        invitation = team_service.invite_member(owner, "pending@acme-ltd.example", Role.STAFF)
+        invite_token = _token(sent[-1])
+        reset_token = auth.password_reset_token(team.users[Role.VIEWER])
+        lines = (LineData("Design", Decimal(2), Decimal(100), tax_rate_ids=(rate.public_id,)),)
+        draft = documents.create_draft(
+            owner, DocumentKind.INVOICE, DraftData(client_id=client.public_id, lines=lines)
+        )
+        invoice = documents.create_draft(
+            owner, DocumentKind.INVOICE, DraftData(client_id=client.public_id, lines=lines)
+        )
+        documents.issue_invoice(owner, invoice.public_id)
+    return {
+        "invoice": invoice.public_id,
+        "draft": draft.public_id,
+        "client": client.public_id,
+        "tax_rate": rate.public_id,
+        "product": product.public_id,
+        "member": member.public_id,
+        "invitation": invitation.public_id,
+        "invite_token": invite_token,
+        "reset_token": reset_token,
+        "business": team.business.public_id,
+    }
+
+
+def _token(message: OutgoingEmail) -> str:
+    (link,) = re.findall(r"https?://\S+", message.text)
+    return link.rsplit("/", 1)[1]
+
+
+def test_the_table_covers_every_route(app: Flask) -> None:
+    routes = {
+        (method, rule.rule): rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+    }
+    table = {key: access.endpoint for key, access in ACCESS.items()}
+    assert sorted(set(routes) - set(table)) == [], "routes without an entry in ACCESS"
+    assert sorted(set(table) - set(routes)) == [], "entries in ACCESS for no route"
+    assert routes == table
+
+
+MATRIX = [
+    pytest.param(key, role, id=f"{_id(key)} as {role.value}") for key in ACCESS for role in ROLES
+]
+
+
+@pytest.mark.parametrize(("key", "role"), MATRIX)
+def test_role_matrix(
+    key: tuple[str, str], role: Role, ids: dict[str, str], login: Any, db: Any
+) -> None:
+    method, _ = key
+    access = ACCESS[key]
+    client = login(role)
+    events = count(AuditEvent)
+    response = _call(client, method, access, ids)
+    if _allowed(access.need, role):
+        assert response.status_code in ALLOWED, text_of(response)
+    else:
+        assert response.status_code == 403, text_of(response)
+        assert heading(text_of(response)) == "Not allowed"
+        assert count(AuditEvent) == events
+
+
+APP_ROUTES = [pytest.param(key, id=_id(key)) for key in ACCESS if key[1].startswith("/app/")]
+
+
+@pytest.mark.parametrize("key", APP_ROUTES)
+def test_anonymous_visitors_are_sent_to_log_in(
+    key: tuple[str, str], ids: dict[str, str], client: FlaskClient
+) -> None:
+    method, _ = key
+    access = ACCESS[key]
+    events = count(AuditEvent)
+    response = _call(client, method, access, ids)
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/login"
+    assert parse_qs(location.query) == {"next": [access.url.format(**ids)]}
+    assert count(AuditEvent) == events
+
+
+def test_an_anonymous_htmx_request_is_redirected_by_htmx(client: FlaskClient, db: Any) -> None:
+    response = client.get("/app/clients/?q=blue", headers={"HX-Request": "true"})
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == "/login?next=/app/clients/?q%3Dblue"
+
+
+FOREIGN = [pytest.param(key, id=_id(key)) for key, access in ACCESS.items() if _owned(access)]
+
+
+@pytest.mark.parametrize("key", FOREIGN)
+def test_the_owner_of_another_business_finds_nothing(
+    key: tuple[str, str], ids: dict[str, str], login: Any, db: Any
+) -> None:
+    method, _ = key
+    stranger = make_team("Other Co")
+    client = login(Role.OWNER, who=stranger)
+    events = count(AuditEvent)
+    response = _call(client, method, ACCESS[key], ids)
+    assert response.status_code == 404, text_of(response)
+    assert heading(text_of(response)) == "Not found"
+    assert count(AuditEvent) == events
+
+
+def test_the_foreign_ids_are_real(ids: dict[str, str], login: Any) -> None:
+    """The 404s above mean something only if the owner of the business does find them."""
+    client = login(Role.OWNER)
+    for key in (
+        ("GET", "/app/clients/<public_id>/edit"),
+        ("GET", "/app/tax-rates/<public_id>/edit"),
+        ("GET", "/app/products/<public_id>/edit"),
+    ):
+        assert _call(client, "GET", ACCESS[key], ids).status_code == 200
