@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -34,10 +35,23 @@ def register_commands(app: Flask) -> None:
 
 
 def _seed() -> None:
-    from portal.services import demo
+    from portal.services import demo, demo_history
 
     with click.progressbar(length=40, label="Seeding the demo business") as bar:
         demo.seed_demo(progress=bar.update)
+    actor = demo.demo_owner()
+    if not demo_history.history_exists(actor):
+        bars: list[Any] = []
+
+        def planned(total: int) -> None:
+            bars.append(click.progressbar(length=total, label="Two years of invoices"))
+            bars[0].__enter__()
+
+        try:
+            demo_history.seed_history(actor, progress=lambda n: bars[0].update(n), planned=planned)
+        finally:
+            if bars:
+                bars[0].__exit__(None, None, None)
     click.echo(f"\nDemo logins (password for all: {demo.DEMO_PASSWORD}):")
     for login in demo.demo_logins():
         click.echo(f"  {login.role.value:<11} {login.email}")

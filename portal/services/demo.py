@@ -69,6 +69,21 @@ def demo_exists() -> bool:
     )
 
 
+def demo_owner() -> Actor:
+    """The demo business's owner, as the actor the history is written by."""
+    business = db.session.scalar(select(Business).where(Business.legal_name == DEMO_BUSINESS))
+    if business is None:
+        raise LookupError("the demo business is not seeded")
+    owner = db.session.scalar(
+        select(User)
+        .join(Membership)
+        .where(Membership.business_id == business.id, Membership.role == Role.OWNER)
+    )
+    if owner is None:
+        raise LookupError("the demo business has no owner")
+    return Actor(owner, business, Role.OWNER)
+
+
 def demo_logins() -> list[DemoLogin]:
     return [DemoLogin(email, role, DEMO_PASSWORD) for email, _, role in DEMO_PEOPLE]
 
