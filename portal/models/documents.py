@@ -79,6 +79,8 @@ class Document(PublicIdMixin, TimestampMixin, Model):
     tax_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     total_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     amount_due_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # EN 16931 BT-114: added to the amount due, e.g. so a final invoice settles to the cent.
+    rounding_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     # amount_due less payments and credits applied; kept by portal.services.balances alone.
     balance_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     breakdown: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

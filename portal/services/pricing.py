@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from portal.billing.errors import BillingError
 from portal.billing.lines import LineInput, price_line
-from portal.billing.money import Rounding
+from portal.billing.money import Money, Rounding
 from portal.billing.tax import TaxRate as RateRule
 from portal.billing.totals import (
     DocumentAllowance,
@@ -82,6 +82,9 @@ def document_input(doc: Document) -> DocumentInput:
         ),
         prepaid=Decimal(doc.prepaid),
         rounding_mode=ROUNDING[doc.rounding_mode],
+        rounding_adjustment=(
+            Money(doc.rounding_minor, doc.currency).to_decimal() if doc.rounding_minor else None
+        ),
     )
 
 
