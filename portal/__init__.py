@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal import config as settings
-    from portal.extensions import csrf, db, htmx, login_manager, migrate
+    from portal.extensions import csrf, db, htmx, login_manager, migrate, tune_sqlite
     from portal.web import register
 
     instance_path = settings.instance_path(ROOT)
@@ -29,6 +29,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     instance_path.mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            tune_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from flask import Flask
+from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from itsdangerous import URLSafeTimedSerializer
@@ -93,6 +93,8 @@ def _wipe(app: Flask) -> None:
     with app.app_context():
         _db.session.remove()
         with _db.engine.begin() as conn:
+            # documents and recurring_schedules point at each other: cut that link first.
+            conn.execute(text("UPDATE documents SET schedule_id = NULL"))
             for table in reversed(_db.metadata.sorted_tables):
                 conn.execute(table.delete())
 
@@ -117,7 +119,12 @@ class CsrfClient(FlaskClient):
         # Each request in its own app context, as under a real server: otherwise a test's open
         # context would carry ``g`` (the cached user, the CSRF token) from one request to the next.
         with self.application.app_context():
-            return self._open(*args, csrf=csrf, **kwargs)
+            response = self._open(*args, csrf=csrf, **kwargs)
+        if has_app_context():
+            # End the test's own read transaction, so it sees what the request committed
+            # (SQLite keeps a snapshot per transaction; PostgreSQL reads committed anyway).
+            _db.session.commit()
+        return response
 
     def _open(self, *args: Any, csrf: bool, **kwargs: Any) -> Any:
         method = str(kwargs.get("method", "GET")).upper()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import MAXYEAR, date, timedelta
+from datetime import MAXYEAR, date, datetime, timedelta
 from enum import StrEnum
 from itertools import count, islice, takewhile
 
@@ -65,12 +65,11 @@ class Schedule:
         try:
             object.__setattr__(self, "frequency", Frequency(self.frequency))
         except ValueError:
-            raise BillingError(
-                "frequency must be weekly, monthly, quarterly or yearly"
-            ) from None
+            raise BillingError("frequency must be weekly, monthly, quarterly or yearly") from None
         for name in ("start_date", "end_date"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, type(date.min)) is False):
+            # A datetime is a date too, but would compare unequal to the dates made from it.
+            if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
                 raise TypeError(f"{name} must be a date, not {type(value).__name__}")
         if not 1 <= _require_int(self.interval_count, "interval_count") <= MAX_INTERVAL:
             raise BillingError(f"interval_count must be between 1 and {MAX_INTERVAL}")
@@ -188,7 +187,11 @@ def period_key(frequency: Frequency | str, on: date) -> str:
 
     Consecutive dates of any schedule fall in different periods, so the key names one invoice.
     """
-    match Frequency(frequency):
+    try:
+        kind = Frequency(frequency)
+    except ValueError:
+        raise BillingError("frequency must be weekly, monthly, quarterly or yearly") from None
+    match kind:
         case Frequency.WEEKLY:
             iso = on.isocalendar()
             return f"{iso.year:04d}-W{iso.week:02d}"

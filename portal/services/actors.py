@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portal.models import Business, Role, User
-from portal.services.errors import Forbidden
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Business, Membership, Role, User
+from portal.services.errors import Forbidden, NotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,3 +20,16 @@ class Actor:
     def require(self, role: Role) -> None:
         if not self.role.at_least(role):
             raise Forbidden(f"This needs the {role.value} role or higher.")
+
+
+def system_actor(business: Business) -> Actor:
+    """The business's owner, for work nobody is logged in for (the scheduler's runs)."""
+    membership = db.session.scalar(
+        select(Membership)
+        .where(Membership.business_id == business.id, Membership.role == Role.OWNER)
+        .order_by(Membership.id)
+        .limit(1)
+    )
+    if membership is None:
+        raise NotFound("This business has no owner.")
+    return Actor(membership.user, business, Role.OWNER)

@@ -162,7 +162,7 @@ def _check_terms(code: str) -> None:
         raise InvalidInput({"terms_code": str(exc)}) from exc
 
 
-def _fill(actor: Actor, doc: Document, data: DraftData) -> None:
+def fill_draft(actor: Actor, doc: Document, data: DraftData) -> None:
     """Write the draft's fields, lines and adjustments, then price it; errors name the field."""
     # Lookups below must not flush a half-filled document.
     with db.session.no_autoflush:
@@ -183,7 +183,9 @@ def _fill_fields(actor: Actor, doc: Document, data: DraftData) -> None:
     doc.issue_date = data.issue_date
     doc.valid_until = data.valid_until
     doc.prepaid = data.prepaid
-    doc.custom_fields = dict(data.custom_fields)
+    from portal.services.custom_fields import validate_values  # custom_fields imports us
+
+    doc.custom_fields = validate_values(actor, "invoice", data.custom_fields)
     doc.lines.clear()
     doc.adjustments.clear()
     for index, line in enumerate(data.lines):
@@ -235,7 +237,7 @@ def preview(actor: Actor, kind: DocumentKind, data: DraftData) -> Document:
         rounding_mode=actor.business.rounding_mode,
     )
     try:
-        _fill(actor, doc, data)
+        fill_draft(actor, doc, data)
     finally:
         if doc in db.session:
             db.session.expunge(doc)
@@ -252,7 +254,7 @@ def create_draft(actor: Actor, kind: DocumentKind, data: DraftData) -> Document:
     )
     db.session.add(doc)
     try:
-        _fill(actor, doc, data)
+        fill_draft(actor, doc, data)
         db.session.flush()
     except InvalidInput:
         db.session.rollback()
@@ -282,7 +284,7 @@ def update_draft(actor: Actor, public_id: str, data: DraftData) -> Document:
         )
     before = snapshot(doc)
     try:
-        _fill(actor, doc, data)
+        fill_draft(actor, doc, data)
         db.session.flush()
     except InvalidInput:
         db.session.rollback()

@@ -191,7 +191,7 @@ def expire_quotes(actor_or_business: Actor | Business, today: date) -> list[Docu
 # Turning a quote into invoices
 
 
-def _conversions(quote: Document) -> list[Document]:
+def invoices_from(quote: Document) -> list[Document]:
     """The invoices made from this quote that still count (a voided one can be made again)."""
     return list(
         db.session.scalars(
@@ -213,7 +213,7 @@ def _invoice_name(invoice: Document) -> str:
 def _refuse_conversion(quote: Document) -> None:
     if quote.status != QuoteStatus.ACCEPTED:
         raise InvalidInput({"document": "Only an accepted quote can become an invoice."})
-    made = _conversions(quote)
+    made = invoices_from(quote)
     if made:
         raise InvalidInput(
             {"document": f"This quote was already converted to {_invoice_name(made[0])}."}
@@ -412,7 +412,7 @@ def create_final_invoice(actor: Actor, quote_id: str) -> Document:
     quote = _quote(actor, quote_id)
     if quote.status != QuoteStatus.ACCEPTED:
         raise InvalidInput({"document": "Only an accepted quote can become an invoice."})
-    made = _conversions(quote)
+    made = invoices_from(quote)
     deposit = next((d for d in made if d.is_deposit), None)
     if deposit is None:
         raise InvalidInput(

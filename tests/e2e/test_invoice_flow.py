@@ -102,7 +102,7 @@ def test_three_lines_totals_match_the_engine_then_issue_and_pay_part(page: Page,
     page.get_by_role("button", name="Save draft").click()
 
     expect(page.get_by_role("heading", name="Draft invoice")).to_be_visible()
-    detail = page.locator("#invoice-totals")
+    detail = page.locator("#document-totals")
     expect(detail.locator('[data-total="total"]')).to_have_text(eur(expected.tax_inclusive.minor))
     page.get_by_role("button", name="Issue invoice").click()
     expect(page.locator(".toast")).to_contain_text("Invoice INV-")

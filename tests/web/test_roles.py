@@ -170,6 +170,31 @@ ACCESS: dict[tuple[str, str], Access] = {
         "/app/invoices/{invoice}/payments",
         {"amount": "10", "received_on": "2026-01-05", "method": "cash"},
     ),
+    ("GET", "/app/quotes/"): Access("quotes.index", Role.VIEWER, "/app/quotes/?status=sent"),
+    ("GET", "/app/quotes/new"): Access("quotes.new", Role.STAFF, "/app/quotes/new"),
+    ("POST", "/app/quotes/new"): Access("quotes.new", Role.STAFF, "/app/quotes/new", {}),
+    ("GET", "/app/quotes/<public_id>"): Access("quotes.detail", Role.VIEWER, "/app/quotes/{quote}"),
+    ("GET", "/app/quotes/<public_id>/edit"): Access(
+        "quotes.edit", Role.STAFF, "/app/quotes/{quote}/edit"
+    ),
+    ("POST", "/app/quotes/<public_id>/edit"): Access(
+        "quotes.edit", Role.STAFF, "/app/quotes/{quote}/edit", {}
+    ),
+    ("POST", "/app/quotes/<public_id>/send"): Access(
+        "quotes.send", Role.STAFF, "/app/quotes/{quote}/send", {}
+    ),
+    ("POST", "/app/quotes/<public_id>/accept"): Access(
+        "quotes.accept", Role.STAFF, "/app/quotes/{quote}/accept", {"accepted_by": "Ana"}
+    ),
+    ("POST", "/app/quotes/<public_id>/decline"): Access(
+        "quotes.decline", Role.STAFF, "/app/quotes/{quote}/decline", {}
+    ),
+    ("POST", "/app/quotes/<public_id>/convert"): Access(
+        "quotes.convert", Role.STAFF, "/app/quotes/{quote}/convert", {}
+    ),
+    ("POST", "/app/quotes/<public_id>/final-invoice"): Access(
+        "quotes.final_invoice", Role.STAFF, "/app/quotes/{quote}/final-invoice", {}
+    ),
 }
 
 # Ids that name one business's objects; a member of another business must get 404 for them.
@@ -182,6 +207,7 @@ OWNED_IDS = (
     "{business}",
     "{invoice}",
     "{draft}",
+    "{quote}",
 )
 
 
@@ -244,7 +270,11 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
             owner, DocumentKind.INVOICE, DraftData(client_id=client.public_id, lines=lines)
         )
         documents.issue_invoice(owner, invoice.public_id)
+        quote = documents.create_draft(
+            owner, DocumentKind.QUOTE, DraftData(client_id=client.public_id, lines=lines)
+        )
     return {
+        "quote": quote.public_id,
         "invoice": invoice.public_id,
         "draft": draft.public_id,
         "client": client.public_id,

@@ -21,15 +21,22 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Client, Document, DocumentKind, Payment, PaymentAllocation, Role
+from portal.models import Document, DocumentKind, Payment, PaymentAllocation, Role
 from portal.services import audit, balances, catalogue, documents, payments
 from portal.services import document_list as listing
 from portal.services.errors import InvalidInput
 from portal.web.access import current_actor, require_role
 from portal.web.htmx import is_htmx, render
+from portal.web.invoices.editing import (
+    business_clients,
+    currency_of,
+    editor_form,
+    line_errors_of,
+    preview_of,
+    render_editor,
+)
 from portal.web.invoices.forms import (
     MAX_LINES,
-    InvoiceForm,
     document_values,
     line_values,
     product_line,
@@ -73,16 +80,6 @@ def _filter() -> listing.DocumentFilter:
     )
 
 
-def _clients() -> list[Client]:
-    actor = current_actor()
-    stmt = (
-        select(Client)
-        .where(Client.business_id == actor.business.id, Client.archived_at.is_(None))
-        .order_by(Client.sort_name)
-    )
-    return list(db.session.scalars(stmt))
-
-
 @bp.get("/")
 @require_role(Role.VIEWER)
 def index() -> ResponseReturnValue:
@@ -95,7 +92,7 @@ def index() -> ResponseReturnValue:
         "page": page,
         "flt": flt,
         "counts": listing.status_counts(actor, flt),
-        "clients": _clients(),
+        "clients": business_clients(),
         "labels": STATUS_LABELS,
         "sorts": listing.SORTS,
         "overdue_ids": {d.id for d in page.items if listing.is_overdue(actor, d)},
@@ -117,75 +114,24 @@ def _more_url(cursor: str | None) -> str | None:
 # --- the editor ------------------------------------------------------------------
 
 
-def _editor_form(data: dict[str, Any] | None = None) -> InvoiceForm:
-    actor = current_actor()
-    form = InvoiceForm(formdata=None, data=data) if data is not None else InvoiceForm()
-    form.prepare(_clients(), catalogue.products(actor), catalogue.tax_rates(actor))
-    return form
-
-
-def _preview(form: InvoiceForm) -> tuple[Document | None, dict[str, str]]:
-    """Totals for what the form holds now, or the errors that prevent them."""
-    if not form.client.data:
-        return None, {}
-    try:
-        return documents.preview(current_actor(), DocumentKind.INVOICE, form.to_data()), {}
-    except InvalidInput as error:
-        return None, error.errors
-    finally:
-        db.session.rollback()
-
-
-def _line_errors(form: InvoiceForm, errors: dict[str, str]) -> dict[int, list[str]]:
-    """Messages per line: the form's own (a quantity that is not a number) and the engine's."""
-    found: dict[int, list[str]] = {}
-    for index, entry in enumerate(form.lines.entries):
-        for name, messages in entry.form.errors.items():
-            label = entry.form[name].label.text
-            found.setdefault(index, []).extend(f"{label}: {m}" for m in messages)
-    for key, message in errors.items():
-        if key.startswith("lines-"):
-            found.setdefault(int(key.split("-")[1]), []).append(message)
-    return found
-
-
-def _editor(form: InvoiceForm, doc: Document | None, errors: dict[str, str], status: int = 200):
-    preview, preview_errors = (None, {}) if errors else _preview(form)
-    errors = errors or preview_errors
-    context = {
-        "form": form,
-        "doc": doc,
-        "preview": preview,
-        "line_errors": _line_errors(form, errors),
-        "other_errors": [m for k, m in errors.items() if not k.startswith("lines-")],
-    }
-    return render_template("invoices/editor.html", **context), status
-
-
 @bp.route("/new", methods=["GET", "POST"])
 @require_role(Role.STAFF)
 def new() -> ResponseReturnValue:
     actor = current_actor()
     if request.method == "GET":
         client = request.args.get("client", "")
-        return _editor(_editor_form({"client": client, "currency": _currency_of(client)}), None, {})
-    form = _editor_form()
+        return render_editor(
+            editor_form({"client": client, "currency": currency_of(client)}), None, {}
+        )
+    form = editor_form()
     if not form.validate():
-        return _editor(form, None, {}, 422)
+        return render_editor(form, None, {}, 422)
     try:
         doc = documents.create_draft(actor, DocumentKind.INVOICE, form.to_data())
     except InvalidInput as error:
-        return _editor(form, None, error.errors, 422)
+        return render_editor(form, None, error.errors, 422)
     flash("Draft invoice saved.", "success")
     return redirect(url_for("invoices.detail", public_id=doc.public_id), 303)
-
-
-def _currency_of(client_id: str) -> str:
-    actor = current_actor()
-    client = db.session.scalar(
-        select(Client).where(Client.public_id == client_id, Client.business_id == actor.business.id)
-    )
-    return client.currency if client else actor.business.base_currency
 
 
 @bp.route("/<public_id>/edit", methods=["GET", "POST"])
@@ -197,14 +143,14 @@ def edit(public_id: str) -> ResponseReturnValue:
         flash("Only a draft can be edited; correct an issued invoice with a credit note.", "error")
         return redirect(url_for("invoices.detail", public_id=public_id), 303)
     if request.method == "GET":
-        return _editor(_editor_form(document_values(doc)), doc, {})
-    form = _editor_form()
+        return render_editor(editor_form(document_values(doc)), doc, {})
+    form = editor_form()
     if not form.validate():
-        return _editor(form, doc, {}, 422)
+        return render_editor(form, doc, {}, 422)
     try:
         documents.update_draft(actor, public_id, form.to_data())
     except InvalidInput as error:
-        return _editor(form, doc, error.errors, 422)
+        return render_editor(form, doc, error.errors, 422)
     flash("Draft saved.", "success")
     return redirect(url_for("invoices.detail", public_id=public_id), 303)
 
@@ -213,23 +159,23 @@ def edit(public_id: str) -> ResponseReturnValue:
 @require_role(Role.STAFF)
 def editor() -> ResponseReturnValue:
     """Add, remove, move or fill a line, or just recompute: the server answers with HTML."""
-    form = _editor_form()
+    form = editor_form()
     op = request.form.get("op", "preview")
     index = request.form.get("index", type=int, default=-1)
     lines = line_values(form)
     if op == "preview":
         form.validate()
-        preview, errors = _preview(form)
+        preview, errors = preview_of(form)
         return render_template(
             "invoices/_totals.html",
             form=form,
             preview=preview,
-            line_errors=_line_errors(form, errors),
+            line_errors=line_errors_of(form, errors),
             oob=True,
         )
     if op == "client":
         # Only the currency follows the client; the lines being typed stay untouched.
-        form.currency.data = _currency_of(form.client.data or "")
+        form.currency.data = currency_of(form.client.data or "")
         response = make_response(render_template("invoices/_currency_field.html", form=form))
         # The totals follow the new currency once it is in the form.
         response.headers["HX-Trigger-After-Settle"] = "editor-changed"
@@ -252,13 +198,13 @@ def editor() -> ResponseReturnValue:
             lines[position] = product_line(catalogue.get_product(current_actor(), chosen))
     data = {name: field.data for name, field in form._fields.items() if name != "lines"}
     data["lines"] = lines
-    rebuilt = _editor_form(data)
-    preview, errors = _preview(rebuilt)
+    rebuilt = editor_form(data)
+    preview, errors = preview_of(rebuilt)
     return render_template(
         "invoices/_editor_body.html",
         form=rebuilt,
         preview=preview,
-        line_errors=_line_errors(rebuilt, errors),
+        line_errors=line_errors_of(rebuilt, errors),
         focus_line=index if op in {"up", "down"} else len(lines) - 1 if op == "add" else None,
     )
 
