@@ -32,6 +32,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(audit_group)
     app.cli.add_command(worker_command)
     app.cli.add_command(rates_group)
+    app.cli.add_command(recurring_group)
+    app.cli.add_command(late_fees_group)
 
 
 def _seed() -> None:
@@ -136,6 +138,42 @@ def rates_import(path: str) -> None:
         f"Imported {report.rates} rates for {len(report.currencies)} currencies "
         f"over {report.days} days."
     )
+
+
+
+TODAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@click.group("recurring")
+def recurring_group() -> None:
+    """Recurring invoices."""
+
+
+@recurring_group.command("run")
+@click.option("--today", type=TODAY, help="Run as of this date (default: each business's today).")
+@with_appcontext
+def recurring_run(today: Any) -> None:
+    """Make the invoices every active schedule owes; running it again makes none twice."""
+    from portal.services.recurring import run_due_schedules
+
+    made = run_due_schedules(today=today.date() if today else None)
+    click.echo(f"Made {len(made)} invoice(s) from recurring schedules.")
+
+
+@click.group("late-fees")
+def late_fees_group() -> None:
+    """Late fees on overdue invoices."""
+
+
+@late_fees_group.command("apply")
+@click.option("--today", type=TODAY, help="Apply as of this date (default: each business's today).")
+@with_appcontext
+def late_fees_apply(today: Any) -> None:
+    """Charge the late fees each business's rule calls for; never twice for one period."""
+    from portal.services.late_fees import apply_late_fees
+
+    made = apply_late_fees(today=today.date() if today else None)
+    click.echo(f"Made {len(made)} late-fee invoice(s).")
 
 
 if __name__ == "__main__":
