@@ -140,7 +140,6 @@ def rates_import(path: str) -> None:
     )
 
 
-
 TODAY = click.DateTime(formats=["%Y-%m-%d"])
 
 

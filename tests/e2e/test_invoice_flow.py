@@ -119,3 +119,47 @@ def test_three_lines_totals_match_the_engine_then_issue_and_pay_part(page: Page,
     page.get_by_role("link", name="Invoices", exact=True).click()
     expect(page.locator('.status-counts [data-status="partially_paid"]')).to_contain_text("1")
     expect(page.locator("#invoice-rows tr")).to_have_count(1)
+
+
+def test_convert_a_quote_then_a_credit_note_lowers_the_balance(page: Page, db) -> None:
+    team = make_team("Harbor Design")
+    owner = team.actor()
+    f.client(owner, name="Fjord AS")
+    f.tax_rate(owner, "VAT 20%", "20")
+    log_in(page, team)
+
+    page.get_by_role("link", name="Quotes", exact=True).click()
+    page.get_by_role("link", name="New quote").click()
+    page.get_by_label("Client", exact=True).select_option(label="Fjord AS")
+    fill_line(page, 0, "Website redesign", "4", "250")
+    page.locator("#line-0").get_by_label("Taxes").select_option(label="VAT 20%")
+    expect(page.locator('#totals [data-total="total"]')).to_have_text(eur(120000))
+    page.get_by_role("button", name="Save draft").click()
+
+    expect(page.locator("#quote-status")).to_have_text("Draft")
+    page.get_by_role("button", name="Mark as sent").click()
+    expect(page.locator("#quote-status")).to_have_text("Sent")
+    page.get_by_label("Accepted by (name)").fill("Ingrid Berg")
+    page.get_by_role("button", name="Record acceptance").click()
+    expect(page.locator("#quote-status")).to_have_text("Accepted")
+    page.get_by_role("button", name="Convert to invoice").click()
+
+    expect(page.locator(".toast")).to_contain_text("Invoice drafted from the quote.")
+    expect(page.locator('#document-totals [data-total="total"]')).to_have_text(eur(120000))
+    page.get_by_role("button", name="Issue invoice").click()
+    expect(page.locator("#invoice-status")).to_have_text("Issued")
+    expect(page.locator("#invoice-balance")).to_have_text(eur(120000))
+
+    # Credit one of the four units: 250 + 20 % = 300.
+    page.get_by_label("Website redesign").fill("1")
+    page.get_by_label("Reason").last.fill("One page dropped")
+    page.get_by_role("button", name="Create credit note").click()
+    expect(page.locator("#credit-note-status")).to_have_text("Draft")
+    expect(page.locator('#document-totals [data-total="total"]')).to_have_text(eur(30000))
+    page.get_by_role("button", name="Issue credit note").click()
+    expect(page.locator("#credit-note-status")).to_have_text("Issued")
+    expect(page.locator("#credit-remaining")).to_have_text(eur(0))
+
+    page.get_by_role("link", name="INV-", exact=False).first.click()
+    expect(page.locator("#invoice-balance")).to_have_text(eur(90000))
+    expect(page.locator("#document-totals")).to_contain_text(f"\N{MINUS SIGN}{eur(30000)}")

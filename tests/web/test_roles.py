@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from integrations.notify.email import OutgoingEmail
 from portal.models import AuditEvent, DocumentKind, Role
-from portal.services import auth, catalogue, clients, documents, mail
+from portal.services import auth, catalogue, clients, credit_notes, documents, mail
 from portal.services import team as team_service
 from portal.services.catalogue import ProductData, TaxRateData
 from portal.services.clients import ClientData
@@ -195,6 +195,25 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/app/quotes/<public_id>/final-invoice"): Access(
         "quotes.final_invoice", Role.STAFF, "/app/quotes/{quote}/final-invoice", {}
     ),
+    ("POST", "/app/invoices/<public_id>/credit-notes"): Access(
+        "credit_notes.create", Role.ACCOUNTANT, "/app/invoices/{invoice}/credit-notes", {}
+    ),
+    ("GET", "/app/credit-notes/"): Access("credit_notes.index", Role.VIEWER, "/app/credit-notes/"),
+    ("GET", "/app/credit-notes/<public_id>"): Access(
+        "credit_notes.detail", Role.VIEWER, "/app/credit-notes/{credit_note}"
+    ),
+    ("POST", "/app/credit-notes/<public_id>/issue"): Access(
+        "credit_notes.issue", Role.ACCOUNTANT, "/app/credit-notes/{credit_note}/issue", {}
+    ),
+    ("POST", "/app/credit-notes/<public_id>/refund"): Access(
+        "credit_notes.refund",
+        Role.ACCOUNTANT,
+        "/app/credit-notes/{credit_note}/refund",
+        {"amount": "1", "refunded_on": "2026-02-01"},
+    ),
+    ("POST", "/app/credit-notes/<public_id>/delete"): Access(
+        "credit_notes.delete", Role.ACCOUNTANT, "/app/credit-notes/{credit_note}/delete", {}
+    ),
 }
 
 # Ids that name one business's objects; a member of another business must get 404 for them.
@@ -208,6 +227,7 @@ OWNED_IDS = (
     "{invoice}",
     "{draft}",
     "{quote}",
+    "{credit_note}",
 )
 
 
@@ -273,7 +293,9 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
         quote = documents.create_draft(
             owner, DocumentKind.QUOTE, DraftData(client_id=client.public_id, lines=lines)
         )
+        credit_note = credit_notes.create_credit_note(owner, invoice.public_id)
     return {
+        "credit_note": credit_note.public_id,
         "quote": quote.public_id,
         "invoice": invoice.public_id,
         "draft": draft.public_id,

@@ -226,6 +226,11 @@ def _detail_context(doc: Document) -> dict[str, Any]:
         "overdue": listing.is_overdue(actor, doc),
         "allocations": allocations,
         "credited": balances.credited_on(doc) if doc.status != "draft" else 0,
+        "credit_notes": list(
+            db.session.scalars(
+                select(Document).where(Document.credited_invoice_id == doc.id).order_by(Document.id)
+            )
+        ),
         "events": audit.events_for_entity(actor.business, "invoice", doc.public_id),
         "methods": payments.METHODS,
         "today": date.today().isoformat(),
