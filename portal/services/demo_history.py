@@ -17,7 +17,7 @@ from sqlalchemy import select
 from portal.billing.money import Money
 from portal.extensions import db
 from portal.models import Client, Document, DocumentKind, Product
-from portal.services import documents, payments
+from portal.services import credit_notes, documents, payments, quotes, recurring
 from portal.services.actors import Actor
 from portal.services.documents import DraftData, LineData
 
@@ -123,30 +123,116 @@ def seed_history(
     plan = plan_invoices(clients, today, rng, months)
     if planned is not None:
         planned(len(plan))
+    euro_clients = [c for c in clients if c.currency == "EUR"]
+    _schedules(actor, euro_clients[:3], products, _months_back(today, min(months, 12)))
+    month = None
     for day, client in plan:
-        lines = tuple(
-            LineData(
-                description=p.name,
-                quantity=Decimal(rng.choice((1, 1, 2, 3, 5, 8, 10, 20))),
-                unit_price=_price(p, client.currency),
-                unit=p.unit,
-                product_id=p.public_id,
-                tax_rate_ids=tuple(r.public_id for r in p.tax_rates),
-            )
-            for p in rng.sample(products, rng.randint(1, 3))
-        )
-        draft = documents.create_draft(
-            actor, DocumentKind.INVOICE, DraftData(client_id=client.public_id, lines=lines)
-        )
-        rate = None
-        if client.currency in BASE_RATES:
-            drift = Decimal(rng.randint(-30, 30)) / Decimal(1000)
-            rate = BASE_RATES[client.currency] + drift
-        doc = documents.issue_invoice(actor, draft.public_id, on=day, exchange_rate=rate)
-        _pay(actor, doc, payer[client.id], today, rng)
+        if (day.year, day.month) != month:
+            # Recurring invoices fall due in date order with the rest.
+            month = (day.year, day.month)
+            for doc in recurring.run_due_schedules(actor.business, day):
+                _pay(actor, doc, payer[doc.client_id], today, rng)
+        lines = _lines(products, client.currency, rng)
+        roll = rng.random()
+        if roll < 0.08 and client.currency == "EUR":
+            _quote(actor, client, lines, day, today, rng, payer[client.id])
+        else:
+            doc = _invoice(actor, client, lines, day, rng)
+            if roll > 0.97 and client.currency == "EUR":
+                _credit(actor, doc)
+            _pay(actor, doc, payer[client.id], today, rng)
         if progress is not None:
             progress(1)
+    for doc in recurring.run_due_schedules(actor.business, today):
+        _pay(actor, doc, payer[doc.client_id], today, rng)
+    quotes.expire_quotes(actor, today)
     return len(plan)
+
+
+def _lines(products: list[Product], currency: str, rng: random.Random) -> tuple[LineData, ...]:
+    return tuple(
+        LineData(
+            description=p.name,
+            quantity=Decimal(rng.choice((1, 1, 2, 3, 5, 8, 10, 20))),
+            unit_price=_price(p, currency),
+            unit=p.unit,
+            product_id=p.public_id,
+            tax_rate_ids=tuple(r.public_id for r in p.tax_rates),
+        )
+        for p in rng.sample(products, rng.randint(1, 3))
+    )
+
+
+def _invoice(
+    actor: Actor, client: Client, lines: tuple[LineData, ...], day: date, rng: random.Random
+) -> Document:
+    draft = documents.create_draft(
+        actor, DocumentKind.INVOICE, DraftData(client_id=client.public_id, lines=lines)
+    )
+    rate = None
+    if client.currency in BASE_RATES:
+        drift = Decimal(rng.randint(-30, 30)) / Decimal(1000)
+        rate = BASE_RATES[client.currency] + drift
+    return documents.issue_invoice(actor, draft.public_id, on=day, exchange_rate=rate)
+
+
+def _quote(
+    actor: Actor,
+    client: Client,
+    lines: tuple[LineData, ...],
+    day: date,
+    today: date,
+    rng: random.Random,
+    payer: Payer,
+) -> None:
+    """Most quotes are accepted and invoiced the day they are sent; some are declined, and
+    the rest wait until they expire."""
+    roll = rng.random()
+    # Only the quotes left waiting carry a validity, so that they expire; the others are
+    # decided on the day (accepting checks validity against today's date).
+    valid_until = day + timedelta(30) if roll >= 0.8 else None
+    data = DraftData(client_id=client.public_id, lines=lines, valid_until=valid_until)
+    quote = documents.create_draft(actor, DocumentKind.QUOTE, data)
+    quotes.send_quote(actor, quote.public_id, on=day)
+    if roll < 0.6:
+        quotes.accept_quote(actor, quote.public_id, "Demo client")
+        draft = quotes.convert_quote(actor, quote.public_id)
+        doc = documents.issue_invoice(actor, draft.public_id, on=day)
+        _pay(actor, doc, payer, today, rng)
+    elif roll < 0.8:
+        quotes.decline_quote(actor, quote.public_id, "Chose another supplier")
+
+
+def _credit(actor: Actor, doc: Document) -> None:
+    """One unit of the first line comes back: a partial credit note, applied at once."""
+    note = credit_notes.create_credit_note(
+        actor, doc.public_id, ((0, Decimal(1)),), reason="One item returned"
+    )
+    credit_notes.issue_credit_note(actor, note.public_id, on=doc.issue_date)
+
+
+def _schedules(actor: Actor, clients: list[Client], products: list[Product], start: date) -> None:
+    retainer = next((p for p in products if "retainer" in p.name.lower()), products[0])
+    for offset, client in enumerate(clients):
+        recurring.create_schedule(
+            actor,
+            recurring.ScheduleData(
+                client_id=client.public_id,
+                lines=(
+                    LineData(
+                        description=retainer.name,
+                        quantity=Decimal(1),
+                        unit_price=_price(retainer, client.currency),
+                        unit=retainer.unit,
+                        tax_rate_ids=tuple(r.public_id for r in retainer.tax_rates),
+                    ),
+                ),
+                frequency="monthly",
+                day_of_month=1 + offset * 7,
+                start_date=start,
+                auto_send=True,
+            ),
+        )
 
 
 def _price(product: Product, currency: str) -> Decimal:
