@@ -125,13 +125,10 @@ def seed_history(
         planned(len(plan))
     euro_clients = [c for c in clients if c.currency == "EUR"]
     _schedules(actor, euro_clients[:3], products, _months_back(today, min(months, 12)))
-    month = None
     for day, client in plan:
-        if (day.year, day.month) != month:
-            # Recurring invoices fall due in date order with the rest.
-            month = (day.year, day.month)
-            for doc in recurring.run_due_schedules(actor.business, day):
-                _pay(actor, doc, payer[doc.client_id], today, rng)
+        # Recurring invoices fall due in date order with the rest, so numbers follow dates.
+        for doc in recurring.run_due_schedules(actor.business, day):
+            _pay(actor, doc, payer[doc.client_id], today, rng)
         lines = _lines(products, client.currency, rng)
         roll = rng.random()
         if roll < 0.08 and client.currency == "EUR":

@@ -48,3 +48,17 @@ def test_history_has_three_currencies_and_payers_of_every_kind(app, db):
         select(func.count(Document.id)).where(Document.issue_date > TODAY)
     )
     assert issued_in_future == 0
+
+
+def test_history_numbers_follow_dates(app, db):
+    demo.seed_demo(clients_count=10)
+    demo_history.seed_history(demo.demo_owner(), today=TODAY, months=4)
+    rows = db.session.execute(
+        select(Document.number, Document.issue_date)
+        .where(Document.kind == "invoice", Document.number.is_not(None))
+        .order_by(Document.number)
+    ).all()
+    dates = [d for _, d in rows]
+    assert dates == sorted(dates)
+    kinds = set(db.session.scalars(select(Document.kind).distinct()))
+    assert {k.value for k in kinds} == {"invoice", "quote", "credit_note", "template"}
