@@ -25,6 +25,8 @@ typecheck: dev-install
 bench: dev-install services
 	$(PY) bench/pages.py
 	DATABASE_URL=$(PG_TEST_URL)_bench $(PY) bench/pages.py
+	$(PY) bench/invoices.py
+	DATABASE_URL=$(PG_TEST_URL)_bench $(PY) bench/invoices.py
 
 worker: install
 	$(BIN)/invoice-lite worker

@@ -397,7 +397,7 @@ def main() -> None:
     totals_ms, calls = time_totals(document, TOTALS_SECONDS)
     print(
         f"totals: {TOTALS_LINES} lines, {len(totals.breakdown)} tax rows, "
-        f"amount due {totals.amount_due.minor / 100:.2f} {totals.currency}, {calls} calls"
+        f"amount due {Decimal(totals.amount_due.minor).scaleb(-2)} {totals.currency}, {calls} calls"
     )
     print(f"totals_500_lines_ms: {totals_ms:.2f}")
     print(f"totals_us_per_line: {totals_ms * 1000 / TOTALS_LINES:.1f}", flush=True)

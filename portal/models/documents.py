@@ -24,12 +24,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
 from portal.models.base import PublicIdMixin, TimestampMixin, UTCDateTime
 from portal.models.clients import Client
+
+OPEN_SQL = "status IN ('issued', 'sent', 'viewed', 'partially_paid')"
 
 
 class DocumentKind(enum.StrEnum):
@@ -51,7 +54,17 @@ class Document(PublicIdMixin, TimestampMixin, Model):
         # A generator (recurring schedule, late fee) makes at most one document per key.
         UniqueConstraint("business_id", "generator_key"),
         Index("ix_documents_list", "business_id", "kind", "issue_date", "id"),
-        Index("ix_documents_status", "business_id", "kind", "status"),
+        Index("ix_documents_status", "business_id", "kind", "status", "id"),
+        # Open invoices by due date: the overdue list and the receivables to come.
+        Index(
+            "ix_documents_open_due",
+            "business_id",
+            "kind",
+            "due_date",
+            "id",
+            postgresql_where=text(OPEN_SQL),
+            sqlite_where=text(OPEN_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

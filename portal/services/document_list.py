@@ -44,6 +44,9 @@ def _sort(flt: DocumentFilter) -> tuple[Any, bool]:
     if flt.sort == "oldest":
         return Document.id, False
     if flt.sort == "due":
+        # Overdue invoices always have a due date: the plain column can use the index.
+        if flt.overdue:
+            return Document.due_date, False
         return func.coalesce(Document.due_date, FAR_FUTURE), False
     if flt.sort == "total_desc":
         return Document.total_minor, True

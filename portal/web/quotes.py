@@ -47,7 +47,7 @@ def index() -> ResponseReturnValue:
         "page": page,
         "flt": flt,
         "counts": listing.status_counts(actor, flt),
-        "clients": business_clients(),
+        "clients": [] if is_htmx() else business_clients(),
         "labels": STATUS_LABELS,
         "more_url": url_for("quotes.index", after=page.next_cursor, **_args())
         if page.next_cursor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +21,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from portal.models import Client, Product, TaxRate
+from portal.models import Product, TaxRate
 from portal.services.catalogue import from_minor
 from portal.services.documents import AdjustmentData, DraftData, LineData
 from portal.services.validation import currency_choices
@@ -76,7 +77,9 @@ class InvoiceForm(FlaskForm):
     shipping_tax = SelectField("Tax on shipping", validate_choice=False, default="")
     lines = FieldList(FormField(LineForm), min_entries=1, max_entries=MAX_LINES)
 
-    def prepare(self, clients: list[Client], products: list[Product], rates: list[TaxRate]) -> None:
+    def prepare(
+        self, clients: Sequence[Any], products: list[Product], rates: list[TaxRate]
+    ) -> None:
         """Fill the choices that depend on the business."""
         self.client.choices = {"": "Choose a client…"} | {c.public_id: c.name for c in clients}
         self.currency.choices = currency_choices()
