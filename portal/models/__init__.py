@@ -11,6 +11,7 @@ from portal.models.documents import (
     Instalment,
     NumberSequence,
 )
+from portal.models.files import DocumentTemplate, Job, ReceivedDocument, RenderedFile
 from portal.models.payments import CreditApplication, Payment, PaymentAllocation, Refund
 from portal.models.people import Business, Invitation, Membership, Role, User
 from portal.models.rates import CustomField, ExchangeRate
@@ -28,17 +29,21 @@ __all__ = [
     "DocumentAdjustment",
     "DocumentKind",
     "DocumentLine",
+    "DocumentTemplate",
     "ExchangeRate",
     "Instalment",
     "Invitation",
+    "Job",
     "LateFeeRule",
     "Membership",
     "NumberSequence",
     "Payment",
     "PaymentAllocation",
     "Product",
+    "ReceivedDocument",
     "RecurringSchedule",
     "Refund",
+    "RenderedFile",
     "Role",
     "Tag",
     "TaxRate",

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
+from ulid import ULID
 
-PUBLIC_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+PUBLIC_ID_LENGTH = 26
 
 
 def new_public_id() -> str:
-    """An opaque, random id for URLs and the API (never the sequential key)."""
-    return "".join(secrets.choice(PUBLIC_ID_ALPHABET) for _ in range(16))
+    """A ULID for URLs and the API: 80 random bits after the time, so processes never collide,
+    and the sequential key is never shown."""
+    return str(ULID())
 
 
 def utcnow() -> datetime:
@@ -44,7 +45,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class PublicIdMixin:
-    public_id: Mapped[str] = mapped_column(String(16), unique=True, default=new_public_id)
+    public_id: Mapped[str] = mapped_column(
+        String(PUBLIC_ID_LENGTH), unique=True, default=new_public_id
+    )
 
 
 class TimestampMixin:

@@ -6,7 +6,15 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
@@ -55,6 +63,13 @@ class Business(PublicIdMixin, TimestampMixin, Model):
     quote_number_pattern: Mapped[str] = mapped_column(String(60), default="QUO-{YYYY}-{SEQ:4}")
     credit_note_number_pattern: Mapped[str] = mapped_column(String(60), default="CN-{YYYY}-{SEQ:4}")
     number_reset: Mapped[str] = mapped_column(String(10), default="yearly")
+    # Branding of documents (PDFs, the client portal).
+    design: Mapped[str] = mapped_column(String(20), default="classic")
+    brand_color: Mapped[str] = mapped_column(String(7), default="#2f5bea")
+    accent_color: Mapped[str] = mapped_column(String(7), default="#1d2433")
+    font: Mapped[str] = mapped_column(String(40), default="Inter")
+    footer_text: Mapped[str] = mapped_column(Text, default="")
+    payment_instructions: Mapped[str] = mapped_column(Text, default="")
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="business")
 

@@ -33,7 +33,7 @@ NEW_PASSWORD = "a brand new passphrase"
 
 def _business_names(html: str) -> list[str]:
     """The businesses in the switcher, or the one business named in the top bar."""
-    options = re.findall(r'<option value="[0-9a-z]{16}"[^>]*>(.*?)</option>', html)
+    options = re.findall(r'<option value="[0-9A-Z]{26}"[^>]*>(.*?)</option>', html)
     if options:
         return options
     return re.findall(r'<span class="business-name">(.*?)</span>', html)

@@ -544,7 +544,7 @@ def test_business_settings_are_saved(login: Any) -> None:
 
 
 def _client_id(location: str) -> str:
-    found = re.fullmatch(r"/app/clients/([0-9a-z]{16})", location)
+    found = re.fullmatch(r"/app/clients/([0-9A-Z]{26})", location)
     assert found, location
     return found.group(1)
 
@@ -670,7 +670,7 @@ def test_archive_without_javascript_redirects_to_the_client(
 def _rows(html: str) -> list[str]:
     return [
         unescape(n)
-        for n in re.findall(r'<tr id="client-[0-9a-z]+">\s*<td><a [^>]*>(.*?)</a>', html)
+        for n in re.findall(r'<tr id="client-[0-9A-Z]+">\s*<td><a [^>]*>(.*?)</a>', html)
     ]
 
 
