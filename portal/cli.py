@@ -24,9 +24,11 @@ def main() -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from portal.commands.envelope import envelope
     from portal.einvoice.cli import einvoice
 
     app.cli.add_command(einvoice)
+    app.cli.add_command(envelope)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(audit_group)

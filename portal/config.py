@@ -85,6 +85,8 @@ def from_environment(
         "SMTP_PASSWORD": _env("SMTP_PASSWORD"),
         "SMTP_SECURITY": _env("SMTP_SECURITY", "starttls"),
         "PAGE_SIZE": int(_env("PAGE_SIZE", "50") or 50),
+        # Uploads (logos, e-invoices, envelopes) larger than this are refused with 413.
+        "MAX_CONTENT_LENGTH": int(_env("MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)) or 0),
     }
 
 

@@ -1,0 +1,1 @@
+"""Documents as files: HTML and PDF rendering, branding, templates."""

@@ -1,0 +1,7 @@
+"""Blueprint 'einvoices' (being built)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("einvoices", __name__, url_prefix="/app/einvoices")
