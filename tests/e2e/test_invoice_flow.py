@@ -116,6 +116,15 @@ def test_three_lines_totals_match_the_engine_then_issue_and_pay_part(page: Page,
         "issued by owner@harbor-design.example"
     )
 
+    page.get_by_label("Number of monthly instalments").fill("3")
+    page.get_by_role("button", name="Split into instalments").click()
+    expect(page.locator(".toast")).to_contain_text("Split into 3 monthly instalments.")
+    plan = page.locator("#instalments tbody tr")
+    expect(plan).to_have_count(3)
+    # The 500 paid fills the first instalment first.
+    third = expected.amount_due.minor // 3
+    expect(plan.nth(0).locator("td").nth(3)).to_have_text(eur(min(50000, third)))
+
     page.get_by_role("link", name="Invoices", exact=True).click()
     expect(page.locator('.status-counts [data-status="partially_paid"]')).to_contain_text("1")
     expect(page.locator("#invoice-rows tr")).to_have_count(1)

@@ -195,6 +195,12 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/app/quotes/<public_id>/final-invoice"): Access(
         "quotes.final_invoice", Role.STAFF, "/app/quotes/{quote}/final-invoice", {}
     ),
+    ("POST", "/app/invoices/<public_id>/instalments"): Access(
+        "invoices.split",
+        Role.ACCOUNTANT,
+        "/app/invoices/{invoice}/instalments",
+        {"count": "3", "first_due": "2030-01-31"},
+    ),
     ("POST", "/app/invoices/<public_id>/credit-notes"): Access(
         "credit_notes.create", Role.ACCOUNTANT, "/app/invoices/{invoice}/credit-notes", {}
     ),

@@ -22,7 +22,15 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Document, DocumentKind, Payment, PaymentAllocation, Role
-from portal.services import audit, balances, catalogue, documents, payments
+from portal.services import (
+    audit,
+    balances,
+    catalogue,
+    documents,
+    instalments,
+    payments,
+    pricing,
+)
 from portal.services import document_list as listing
 from portal.services.errors import InvalidInput
 from portal.web.access import current_actor, require_role
@@ -234,6 +242,15 @@ def _detail_context(doc: Document) -> dict[str, Any]:
         ),
         "events": audit.events_for_entity(actor.business, "invoice", doc.public_id),
         "methods": payments.METHODS,
+        "instalments": (
+            instalments.instalment_states(
+                doc,
+                balances.paid_on(doc) + balances.credited_on(doc),
+                pricing.business_today(actor.business),
+            )
+            if doc.instalments
+            else []
+        ),
         "today": date.today().isoformat(),
     }
 
@@ -318,3 +335,19 @@ def record_payment(public_id: str) -> ResponseReturnValue:
     except InvalidInput as error:
         return _back(public_id, " ".join(error.errors.values()), "error")
     return _back(public_id, "Payment recorded.")
+
+
+@bp.post("/<public_id>/instalments")
+@require_role(Role.ACCOUNTANT)
+def split(public_id: str) -> ResponseReturnValue:
+    """Equal instalments, monthly from the first due date."""
+    try:
+        count = int(request.form.get("count", ""))
+        first_due = date.fromisoformat(request.form.get("first_due", ""))
+    except ValueError:
+        return _back(public_id, "Give the number of instalments and the first due date.", "error")
+    try:
+        instalments.split_equal(current_actor(), public_id, count, first_due, monthly=True)
+    except InvalidInput as error:
+        return _back(public_id, " ".join(error.errors.values()), "error")
+    return _back(public_id, f"Split into {count} monthly instalments.")
