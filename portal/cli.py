@@ -10,6 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import upgrade
+from werkzeug.serving import run_simple
 
 
 def _create_app() -> Flask:
@@ -76,7 +77,8 @@ def demo_command(port: int) -> None:
     upgrade()
     _seed()
     click.echo(f"\nOpen http://127.0.0.1:{port}/ and log in with one of the accounts above.\n")
-    current_app.run(host="127.0.0.1", port=port, debug=False, use_reloader=False)
+    # ``app.run`` refuses to start inside a CLI command; the server it wraps does not.
+    run_simple("127.0.0.1", port, current_app._get_current_object(), threaded=True)  # type: ignore[attr-defined]
 
 
 @click.group("audit")
