@@ -37,7 +37,7 @@ def index() -> ResponseReturnValue:
     flt = listing.DocumentFilter(
         kind=DocumentKind.QUOTE,
         status=status if status in STATUS_LABELS else "",
-        client_id=request.args.get("client", "")[:16],
+        client_id=request.args.get("client", "")[:26],
         q=request.args.get("q", "")[:60],
     )
     page = listing.list_documents(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -64,26 +65,26 @@ STATUS_LABELS = {
 }
 
 
-def _date(name: str) -> date | None:
+def _date(value: str) -> date | None:
     try:
-        return date.fromisoformat(request.args.get(name, ""))
+        return date.fromisoformat(value)
     except ValueError:
         return None
 
 
-def _filter() -> listing.DocumentFilter:
-    sort = request.args.get("sort", "newest")
+def invoice_filter(args: Mapping[str, str]) -> listing.DocumentFilter:
+    """The list's filters from a query string (or the export form, which carries the same)."""
+    sort = args.get("sort", "newest")
+    status = args.get("status", "")
     return listing.DocumentFilter(
         kind=DocumentKind.INVOICE,
-        status=request.args.get("status", "")
-        if request.args.get("status") in STATUS_LABELS
-        else "",
-        client_id=request.args.get("client", "")[:16],
-        currency=request.args.get("currency", "")[:3],
-        date_from=_date("from"),
-        date_to=_date("to"),
-        overdue=request.args.get("overdue") == "1",
-        q=request.args.get("q", "")[:60],
+        status=status if status in STATUS_LABELS else "",
+        client_id=args.get("client", "")[:26],
+        currency=args.get("currency", "")[:3],
+        date_from=_date(args.get("from", "")),
+        date_to=_date(args.get("to", "")),
+        overdue=args.get("overdue") == "1",
+        q=args.get("q", "")[:60],
         sort=sort if sort in listing.SORTS else "newest",
     )
 
@@ -92,7 +93,7 @@ def _filter() -> listing.DocumentFilter:
 @require_role(Role.VIEWER)
 def index() -> ResponseReturnValue:
     actor = current_actor()
-    flt = _filter()
+    flt = invoice_filter(request.args)
     page = listing.list_documents(
         actor, flt, cursor=request.args.get("after"), limit=int(current_app.config["PAGE_SIZE"])
     )
