@@ -6,6 +6,7 @@ Every variable carries the ``INVOICE_LITE_`` prefix, except the conventional
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Mapping
@@ -85,9 +86,24 @@ def from_environment(
         "SMTP_PASSWORD": _env("SMTP_PASSWORD"),
         "SMTP_SECURITY": _env("SMTP_SECURITY", "starttls"),
         "PAGE_SIZE": int(_env("PAGE_SIZE", "50") or 50),
+        # Keys that sign ShareEnvelopes: {"key id": "hmac:<base64>" | "ed25519:<base64 public>"}.
+        "ENVELOPE_KEYS": _json_env("ENVELOPE_KEYS"),
         # Uploads (logos, e-invoices, envelopes) larger than this are refused with 413.
         "MAX_CONTENT_LENGTH": int(_env("MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)) or 0),
     }
+
+
+def _json_env(name: str) -> dict[str, Any]:
+    raw = _env(name)
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{PREFIX}{name} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise RuntimeError(f"{PREFIX}{name} must be a JSON object of key id to key")
+    return value
 
 
 def _dev_secret(instance_path: Path) -> str:

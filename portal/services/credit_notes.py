@@ -114,28 +114,12 @@ def _chosen(
     return sorted(chosen, key=lambda pair: pair[0].position)
 
 
-TaxKey = tuple[tuple[str, Decimal, bool, str], ...]
-
-
-def _tax_key(taxes: list[dict[str, Any]]) -> TaxKey:
-    """What makes two lines share tax treatment; the order matters for compound rates."""
-    return tuple(
-        (
-            str(t["category"]),
-            Decimal(str(t["percent"])),
-            bool(t.get("compound", False)),
-            str(t.get("name", "")),
-        )
-        for t in taxes
-    )
-
-
-def _nets_by_tax(doc: Document) -> dict[TaxKey, tuple[list[dict[str, Any]], int]]:
+def _nets_by_tax(doc: Document) -> dict[pricing.TaxKey, tuple[list[dict[str, Any]], int]]:
     """The document's net per combination of tax rates, discounts and charges included."""
-    nets: dict[TaxKey, tuple[list[dict[str, Any]], int]] = {}
+    nets: dict[pricing.TaxKey, tuple[list[dict[str, Any]], int]] = {}
 
     def add(taxes: list[dict[str, Any]], minor: int) -> None:
-        key = _tax_key(taxes)
+        key = pricing.tax_key(taxes)
         known, net = nets.get(key, (taxes, 0))
         nets[key] = (known, net + minor)
 
@@ -153,18 +137,18 @@ def _prorate_adjustments(invoice: Document, note: Document) -> None:
     The share is taken per tax treatment, so crediting only the 7 % lines does not move the
     discount given on the 20 % lines; crediting every line in full gives back the whole amount.
     """
-    invoiced: dict[TaxKey, int] = {}
-    credited: dict[TaxKey, int] = {}
+    invoiced: dict[pricing.TaxKey, int] = {}
+    credited: dict[pricing.TaxKey, int] = {}
     for line in invoice.lines:
-        key = _tax_key(line.taxes)
+        key = pricing.tax_key(line.taxes)
         invoiced[key] = invoiced.get(key, 0) + line.net_minor
     for line in note.lines:
-        key = _tax_key(line.taxes)
+        key = pricing.tax_key(line.taxes)
         credited[key] = credited.get(key, 0) + line.net_minor
     all_invoiced, all_credited = sum(invoiced.values()), sum(credited.values())
     rounding = pricing.ROUNDING[invoice.rounding_mode]
     for adj in invoice.adjustments:
-        key = _tax_key(adj.taxes)
+        key = pricing.tax_key(adj.taxes)
         if invoiced.get(key):
             share = Decimal(credited.get(key, 0)) / invoiced[key]
         elif all_invoiced:
@@ -197,7 +181,7 @@ def _refuse_over_credit(invoice: Document, note: Document, earlier: list[Documen
     if note.total_minor <= 0:
         raise InvalidInput({"lines": "A credit note must come to more than 0."})
     invoiced = _nets_by_tax(invoice)
-    taken: dict[TaxKey, int] = {}
+    taken: dict[pricing.TaxKey, int] = {}
     for other in earlier:
         for key, (_, net) in _nets_by_tax(other).items():
             taken[key] = taken.get(key, 0) + net

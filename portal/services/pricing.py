@@ -40,6 +40,41 @@ def tax_snapshot(rate: TaxRate) -> dict[str, Any]:
     }
 
 
+TaxKey = tuple[tuple[str, Decimal, bool, str], ...]
+
+
+def tax_key(taxes: list[dict[str, Any]]) -> TaxKey:
+    """What makes two lines share tax treatment; the order matters for compound rates."""
+    return tuple(
+        (
+            str(t["category"]),
+            Decimal(str(t["percent"])),
+            bool(t.get("compound", False)),
+            str(t.get("name", "")),
+        )
+        for t in taxes
+    )
+
+
+def copy_line(line: DocumentLine, position: int) -> DocumentLine:
+    """The same line for another document, with the tax rates as they were then: editing a
+    tax rate later changes no document."""
+    return DocumentLine(
+        position=position,
+        product_id=line.product_id,
+        description=line.description,
+        unit=line.unit,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        base_quantity=line.base_quantity,
+        discount_percent=line.discount_percent,
+        discount_amount=line.discount_amount,
+        charge_amount=line.charge_amount,
+        price_includes_tax=line.price_includes_tax,
+        taxes=[dict(t) for t in line.taxes],
+    )
+
+
 def _rules(taxes: list[dict[str, Any]]) -> tuple[RateRule, ...]:
     return tuple(
         RateRule(

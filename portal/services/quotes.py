@@ -244,22 +244,7 @@ def _invoice_from(quote: Document) -> Document:
 def _copy_lines(quote: Document, invoice: Document) -> None:
     """The quote's lines and adjustments with the tax rates as they were when quoted."""
     for line in quote.lines:
-        invoice.lines.append(
-            DocumentLine(
-                position=len(invoice.lines),
-                product_id=line.product_id,
-                description=line.description,
-                unit=line.unit,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                base_quantity=line.base_quantity,
-                discount_percent=line.discount_percent,
-                discount_amount=line.discount_amount,
-                charge_amount=line.charge_amount,
-                price_includes_tax=line.price_includes_tax,
-                taxes=[dict(t) for t in line.taxes],
-            )
-        )
+        invoice.lines.append(pricing.copy_line(line, len(invoice.lines)))
     for adj in quote.adjustments:
         invoice.adjustments.append(
             DocumentAdjustment(
@@ -306,22 +291,6 @@ def convert_quote(actor: Actor, public_id: str) -> Document:
     return _store(actor, quote, invoice, "invoice")
 
 
-TaxKey = tuple[tuple[str, Decimal, bool, str], ...]
-
-
-def _tax_key(taxes: list[dict[str, Any]]) -> TaxKey:
-    """What makes two lines share tax treatment; the order matters for compound rates."""
-    return tuple(
-        (
-            str(t["category"]),
-            Decimal(str(t["percent"])),
-            bool(t.get("compound", False)),
-            str(t.get("name", "")),
-        )
-        for t in taxes
-    )
-
-
 def _tax_label(taxes: list[dict[str, Any]]) -> str:
     names = [str(t.get("name") or f"{t['category']} {t['percent']}%") for t in taxes]
     return f" ({', '.join(names)})" if names else ""
@@ -333,10 +302,10 @@ def _tax_groups(quote: Document) -> list[tuple[list[dict[str, Any]], int]]:
     With one rate per line these are exactly the rows of the tax breakdown; grouping by the
     whole combination also keeps untaxed lines and stacked (compound) rates exact.
     """
-    groups: dict[TaxKey, tuple[list[dict[str, Any]], int]] = {}
+    groups: dict[pricing.TaxKey, tuple[list[dict[str, Any]], int]] = {}
 
     def add(taxes: list[dict[str, Any]], minor: int) -> None:
-        key = _tax_key(taxes)
+        key = pricing.tax_key(taxes)
         known, net = groups.get(key, (taxes, 0))
         groups[key] = (known, net + minor)
 

@@ -28,7 +28,6 @@ from portal.models import (
     Document,
     DocumentAdjustment,
     DocumentKind,
-    DocumentLine,
     RecurringSchedule,
     Role,
 )
@@ -310,24 +309,7 @@ def _copy(actor: Actor, template: Document, on: date) -> Document:
         custom_fields=dict(template.custom_fields),
         prepaid=Decimal(0),
     )
-    doc.lines = [
-        DocumentLine(
-            position=line.position,
-            product_id=line.product_id,
-            description=line.description,
-            unit=line.unit,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            base_quantity=line.base_quantity,
-            discount_percent=line.discount_percent,
-            discount_amount=line.discount_amount,
-            charge_amount=line.charge_amount,
-            price_includes_tax=line.price_includes_tax,
-            # The rates as the template stored them: editing a tax rate later changes nothing.
-            taxes=[dict(t) for t in line.taxes],
-        )
-        for line in template.lines
-    ]
+    doc.lines = [pricing.copy_line(line, line.position) for line in template.lines]
     doc.adjustments = [
         DocumentAdjustment(
             position=adj.position,

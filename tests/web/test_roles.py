@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,7 +15,7 @@ from flask.testing import FlaskClient
 
 from integrations.notify.email import OutgoingEmail
 from portal.models import AuditEvent, DocumentKind, Role
-from portal.services import auth, catalogue, clients, credit_notes, documents, mail
+from portal.services import auth, catalogue, clients, credit_notes, documents, jobs, mail
 from portal.services import team as team_service
 from portal.services.catalogue import ProductData, TaxRateData
 from portal.services.clients import ClientData
@@ -26,7 +27,7 @@ PUBLIC = "public"
 LOGIN_ONLY = "login only"
 ROLES = [Role.OWNER, Role.ADMIN, Role.ACCOUNTANT, Role.STAFF, Role.VIEWER]
 # What an allowed request may answer; anything else (403, 404, 405, 500, 400) is a failure.
-ALLOWED = {200, 302, 303, 422}
+ALLOWED = {200, 204, 286, 302, 303, 422}
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,34 @@ ACCESS: dict[tuple[str, str], Access] = {
         "/app/invoices/{invoice}/instalments",
         {"count": "3", "first_due": "2030-01-31"},
     ),
+    ("POST", "/app/invoices/export.zip"): Access(
+        "jobs.export_invoices", Role.VIEWER, "/app/invoices/export.zip", {"status": "issued"}
+    ),
+    ("GET", "/app/jobs/<public_id>"): Access("jobs.detail", Role.VIEWER, "/app/jobs/{job}"),
+    ("GET", "/app/jobs/<public_id>/status"): Access(
+        "jobs.status", Role.VIEWER, "/app/jobs/{job}/status"
+    ),
+    ("GET", "/app/jobs/<public_id>/download"): Access(
+        "jobs.download", Role.VIEWER, "/app/jobs/{job}/download"
+    ),
+    ("GET", "/schemas/share-envelope/v1.json"): Access(
+        "envelopes.schema", PUBLIC, "/schemas/share-envelope/v1.json"
+    ),
+    ("GET", "/app/envelopes/import"): Access(
+        "envelopes.import_page", Role.ACCOUNTANT, "/app/envelopes/import"
+    ),
+    ("POST", "/app/envelopes/import"): Access(
+        "envelopes.import_page", Role.ACCOUNTANT, "/app/envelopes/import", {}
+    ),
+    ("GET", "/app/envelopes/invoices/<public_id>.json"): Access(
+        "envelopes.invoice", Role.VIEWER, "/app/envelopes/invoices/{invoice}.json"
+    ),
+    ("GET", "/app/envelopes/clients/<public_id>.json"): Access(
+        "envelopes.client", Role.VIEWER, "/app/envelopes/clients/{client}.json"
+    ),
+    ("GET", "/app/envelopes/payments.json"): Access(
+        "envelopes.payments", Role.VIEWER, "/app/envelopes/payments.json"
+    ),
     ("POST", "/app/invoices/<public_id>/credit-notes"): Access(
         "credit_notes.create", Role.ACCOUNTANT, "/app/invoices/{invoice}/credit-notes", {}
     ),
@@ -234,6 +263,7 @@ OWNED_IDS = (
     "{draft}",
     "{quote}",
     "{credit_note}",
+    "{job}",
 )
 
 
@@ -252,14 +282,16 @@ def _owned(access: Access) -> bool:
 
 def _call(client: FlaskClient, method: str, access: Access, ids: dict[str, str]) -> Any:
     url = access.url.format(**ids)
-    if method == "GET":
-        return client.get(url)
     data = {k: v.format(**ids) for k, v in (access.data or {}).items()}
-    return client.post(url, data=data)
+    response = client.get(url) if method == "GET" else client.post(url, data=data)
+    # Read file downloads whole and let go of the file they stream from.
+    response.get_data()
+    response.close()
+    return response
 
 
 @pytest.fixture
-def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
     """One of each object the routes name, made through the services, and their ids."""
     # Invitation links arrive by email only; catch them here (test_auth sends through SMTP).
     sent: list[OutgoingEmail] = []
@@ -300,7 +332,12 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
             owner, DocumentKind.QUOTE, DraftData(client_id=client.public_id, lines=lines)
         )
         credit_note = credit_notes.create_credit_note(owner, invoice.public_id)
+        job = jobs.start_job(owner, "invoices-zip", {"document_ids": []})
+        result = tmp_path / "export.zip"
+        result.write_bytes(b"PK\x05\x06" + bytes(18))
+        jobs.finish(job.id, str(result))
     return {
+        "job": job.public_id,
         "credit_note": credit_note.public_id,
         "quote": quote.public_id,
         "invoice": invoice.public_id,
