@@ -14,7 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from integrations.notify.email import OutgoingEmail
-from portal.models import AuditEvent, DocumentKind, Role
+from portal.extensions import db
+from portal.models import AuditEvent, DocumentKind, ReceivedDocument, Role
 from portal.services import auth, catalogue, clients, credit_notes, documents, jobs, mail
 from portal.services import team as team_service
 from portal.services.catalogue import ProductData, TaxRateData
@@ -230,6 +231,30 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/app/envelopes/payments.json"): Access(
         "envelopes.payments", Role.VIEWER, "/app/envelopes/payments.json"
     ),
+    ("GET", "/app/einvoices/<public_id>/ubl.xml"): Access(
+        "einvoices.ubl", Role.VIEWER, "/app/einvoices/{invoice}/ubl.xml"
+    ),
+    ("GET", "/app/einvoices/<public_id>/xrechnung.xml"): Access(
+        "einvoices.xrechnung", Role.VIEWER, "/app/einvoices/{invoice}/xrechnung.xml"
+    ),
+    ("GET", "/app/einvoices/<public_id>/cii.xml"): Access(
+        "einvoices.cii", Role.VIEWER, "/app/einvoices/{invoice}/cii.xml"
+    ),
+    ("GET", "/app/einvoices/import"): Access(
+        "einvoices.upload", Role.ACCOUNTANT, "/app/einvoices/import"
+    ),
+    ("POST", "/app/einvoices/import"): Access(
+        "einvoices.upload", Role.ACCOUNTANT, "/app/einvoices/import", {}
+    ),
+    ("GET", "/app/einvoices/received"): Access(
+        "einvoices.received", Role.VIEWER, "/app/einvoices/received"
+    ),
+    ("GET", "/app/einvoices/received/<public_id>"): Access(
+        "einvoices.received_detail", Role.VIEWER, "/app/einvoices/received/{received}"
+    ),
+    ("GET", "/app/einvoices/received/<public_id>/source"): Access(
+        "einvoices.received_source", Role.VIEWER, "/app/einvoices/received/{received}/source"
+    ),
     ("POST", "/app/invoices/<public_id>/credit-notes"): Access(
         "credit_notes.create", Role.ACCOUNTANT, "/app/invoices/{invoice}/credit-notes", {}
     ),
@@ -264,6 +289,7 @@ OWNED_IDS = (
     "{quote}",
     "{credit_note}",
     "{job}",
+    "{received}",
 )
 
 
@@ -298,8 +324,12 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setattr(mail, "send", lambda message: sent.append(message) or "<id@test>")
     owner = team.actor()
     with app.test_request_context():
+        team.business.country = "DE"
         client = clients.create_client(
-            owner, ClientData(name="Blue Harbor", currency="EUR", email="ap@blue.example")
+            owner,
+            ClientData(
+                name="Blue Harbor", currency="EUR", email="ap@blue.example", billing_country="DE"
+            ),
         )
         rate = catalogue.create_tax_rate(owner, TaxRateData(name="VAT", rate=Decimal("20")))
         product = catalogue.create_product(
@@ -325,7 +355,9 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
             owner, DocumentKind.INVOICE, DraftData(client_id=client.public_id, lines=lines)
         )
         invoice = documents.create_draft(
-            owner, DocumentKind.INVOICE, DraftData(client_id=client.public_id, lines=lines)
+            owner,
+            DocumentKind.INVOICE,
+            DraftData(client_id=client.public_id, lines=lines, po_number="04011000-12345-67"),
         )
         documents.issue_invoice(owner, invoice.public_id)
         quote = documents.create_draft(
@@ -336,7 +368,17 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         result = tmp_path / "export.zip"
         result.write_bytes(b"PK\x05\x06" + bytes(18))
         jobs.finish(job.id, str(result))
+        received = ReceivedDocument(
+            business_id=team.business.id,
+            source_format="ubl",
+            supplier_name="Supplier GmbH",
+            currency="EUR",
+            source=b"<Invoice/>",
+        )
+        db.session.add(received)
+        db.session.commit()
     return {
+        "received": received.public_id,
         "job": job.public_id,
         "credit_note": credit_note.public_id,
         "quote": quote.public_id,
