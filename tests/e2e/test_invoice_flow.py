@@ -1,6 +1,7 @@
 """An invoice from the editor to a partial payment, in a real browser."""
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from babel.numbers import format_currency
@@ -132,8 +133,9 @@ def test_three_lines_totals_match_the_engine_then_issue_and_pay_part(page: Page,
 
 def test_convert_a_quote_then_a_credit_note_lowers_the_balance(page: Page, db) -> None:
     team = make_team("Harbor Design")
+    team.business.country = "DE"  # e-invoices name both parties' countries
     owner = team.actor()
-    f.client(owner, name="Fjord AS")
+    f.client(owner, name="Fjord AS", billing_country="NO")
     f.tax_rate(owner, "VAT 20%", "20")
     log_in(page, team)
 
@@ -158,6 +160,14 @@ def test_convert_a_quote_then_a_credit_note_lowers_the_balance(page: Page, db) -
     page.get_by_role("button", name="Issue invoice").click()
     expect(page.locator("#invoice-status")).to_have_text("Issued")
     expect(page.locator("#invoice-balance")).to_have_text(eur(120000))
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download PDF").click()
+    assert download.value.suggested_filename.startswith("invoice-INV-")
+    assert Path(download.value.path()).read_bytes().startswith(b"%PDF")
+    page.get_by_text("Export", exact=True).click()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="UBL 2.1 XML").click()
+    assert b"<Invoice" in Path(download.value.path()).read_bytes()
 
     # Credit one of the four units: 250 + 20 % = 300.
     page.get_by_label("Website redesign").fill("1")

@@ -255,6 +255,42 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/app/einvoices/received/<public_id>/source"): Access(
         "einvoices.received_source", Role.VIEWER, "/app/einvoices/received/{received}/source"
     ),
+    ("GET", "/app/invoices/<public_id>/pdf"): Access(
+        "pdfs.invoice", Role.VIEWER, "/app/invoices/{invoice}/pdf"
+    ),
+    ("GET", "/app/quotes/<public_id>/pdf"): Access(
+        "pdfs.quote", Role.VIEWER, "/app/quotes/{quote}/pdf"
+    ),
+    ("GET", "/app/credit-notes/<public_id>/pdf"): Access(
+        "pdfs.credit_note", Role.VIEWER, "/app/credit-notes/{credit_note}/pdf"
+    ),
+    ("GET", "/app/clients/<public_id>/statement.pdf"): Access(
+        "pdfs.statement", Role.VIEWER, "/app/clients/{client}/statement.pdf"
+    ),
+    ("GET", "/app/settings/branding/"): Access(
+        "branding.index", Role.ADMIN, "/app/settings/branding/"
+    ),
+    ("POST", "/app/settings/branding/"): Access(
+        "branding.index", Role.ADMIN, "/app/settings/branding/", {}
+    ),
+    ("POST", "/app/settings/branding/logo"): Access(
+        "branding.logo", Role.ADMIN, "/app/settings/branding/logo", {}
+    ),
+    ("POST", "/app/settings/branding/logo/delete"): Access(
+        "branding.remove_logo", Role.ADMIN, "/app/settings/branding/logo/delete", {}
+    ),
+    ("GET", "/app/settings/branding/templates/<kind>"): Access(
+        "branding.template", Role.ADMIN, "/app/settings/branding/templates/invoice"
+    ),
+    ("POST", "/app/settings/branding/templates/<kind>"): Access(
+        "branding.template", Role.ADMIN, "/app/settings/branding/templates/invoice", {}
+    ),
+    ("POST", "/app/settings/branding/templates/<kind>/preview"): Access(
+        "branding.preview", Role.ADMIN, "/app/settings/branding/templates/invoice/preview", {}
+    ),
+    ("POST", "/app/settings/branding/templates/<kind>/reset"): Access(
+        "branding.reset", Role.ADMIN, "/app/settings/branding/templates/invoice/reset", {}
+    ),
     ("POST", "/app/invoices/<public_id>/credit-notes"): Access(
         "credit_notes.create", Role.ACCOUNTANT, "/app/invoices/{invoice}/credit-notes", {}
     ),
