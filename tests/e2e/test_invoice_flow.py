@@ -1,5 +1,6 @@
 """An invoice from the editor to a partial payment, in a real browser."""
 
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -182,3 +183,20 @@ def test_convert_a_quote_then_a_credit_note_lowers_the_balance(page: Page, db) -
     page.get_by_role("link", name="INV-", exact=False).first.click()
     expect(page.locator("#invoice-balance")).to_have_text(eur(90000))
     expect(page.locator("#document-totals")).to_contain_text(f"\N{MINUS SIGN}{eur(30000)}")
+
+
+def test_download_many_invoices_as_a_zip_with_progress(page: Page, db) -> None:
+    team = make_team("Harbor Design")
+    owner = team.actor()
+    client = f.client(owner, name="Fjord AS")
+    for price in ("100", "200", "300"):
+        f.issued_invoice(owner, client, f.line(price=price))
+    log_in(page, team, Role.VIEWER)
+    page.get_by_role("link", name="Invoices", exact=True).click()
+    page.get_by_role("button", name="Download PDFs (ZIP)").click()
+    expect(page.get_by_role("heading", name="Invoices as a ZIP of PDFs")).to_be_visible()
+    expect(page.locator("#job-state")).to_contain_text("Done: 3 of 3.")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the ZIP").click()
+    with zipfile.ZipFile(download.value.path()) as archive:
+        assert len(archive.namelist()) == 3
