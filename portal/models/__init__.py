@@ -12,6 +12,7 @@ from portal.models.documents import (
     NumberSequence,
 )
 from portal.models.files import DocumentTemplate, Job, ReceivedDocument, RenderedFile
+from portal.models.outbox import OutboxMessage
 from portal.models.payments import CreditApplication, Payment, PaymentAllocation, Refund
 from portal.models.people import Business, Invitation, Membership, Role, User
 from portal.models.rates import CustomField, ExchangeRate
@@ -37,6 +38,7 @@ __all__ = [
     "LateFeeRule",
     "Membership",
     "NumberSequence",
+    "OutboxMessage",
     "Payment",
     "PaymentAllocation",
     "Product",

@@ -1,0 +1,91 @@
+"""The outbox keeps outside work until a job has done it, once."""
+
+import os
+from typing import Any
+
+import pytest
+from redis import Redis
+from rq import SimpleWorker
+
+from portal.extensions import db as _db
+from portal.models import OutboxMessage
+from portal.services import outbox
+
+CALLS: list[str] = []
+
+
+@outbox.handles("test.echo")
+def _echo(message: OutboxMessage) -> dict[str, Any]:
+    CALLS.append(message.key)
+    mode = message.payload.get("fail")
+    if mode == "temporary":
+        raise outbox.TemporaryFailure("421 try later")
+    if mode == "permanent":
+        raise outbox.PermanentFailure("550 no such mailbox")
+    return {"echo": message.payload.get("text")}
+
+
+@pytest.fixture(autouse=True)
+def _clear() -> None:
+    CALLS.clear()
+
+
+def _add(team: Any, key: str, **payload: Any) -> int:
+    message = outbox.add(team.business, "test.echo", key, payload)
+    _db.session.commit()
+    return message.id
+
+
+def test_inline_the_work_is_done_after_commit_and_only_once(team, db):
+    message_id = _add(team, "echo-1", text="hi")
+    outbox.dispatch(message_id)
+    outbox.dispatch(message_id)
+    message = _db.session.get(OutboxMessage, message_id)
+    assert (message.status, message.result, message.attempts) == ("done", {"echo": "hi"}, 1)
+    assert CALLS == ["echo-1"]
+    # The same key again is the same message, not new work.
+    assert outbox.add(team.business, "test.echo", "echo-1", {}).id == message_id
+
+
+def test_a_temporary_failure_stays_pending_and_a_permanent_one_fails(team, db):
+    temporary = _add(team, "echo-temp", fail="temporary")
+    permanent = _add(team, "echo-perm", fail="permanent")
+    outbox.dispatch(temporary)
+    outbox.dispatch(permanent)
+    _db.session.expire_all()
+    first = _db.session.get(OutboxMessage, temporary)
+    second = _db.session.get(OutboxMessage, permanent)
+    assert (first.status, first.last_error) == ("pending", "TemporaryFailure: 421 try later")
+    assert (second.status, second.last_error) == ("failed", "550 no such mailbox")
+    second.payload = {"text": "fixed"}
+    _db.session.commit()
+    outbox.retry(permanent)
+    _db.session.expire_all()
+    assert _db.session.get(OutboxMessage, permanent).status == "done"
+
+
+@pytest.mark.redis
+def test_with_redis_a_worker_does_it_and_redis_down_loses_nothing(app, team, db, monkeypatch):
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+    connection = Redis.from_url(url)
+    connection.flushdb()
+    # Redis that does not answer: the message stays pending.
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
+    message_id = _add(team, "echo-down", text="later")
+    outbox.dispatch(message_id)
+    _db.session.expire_all()
+    assert _db.session.get(OutboxMessage, message_id).status == "pending"
+    # Redis is back: the scheduler's sweep queues it, a worker runs it once.
+    monkeypatch.setitem(app.config, "REDIS_URL", url)
+    assert outbox.dispatch_pending() == 1
+    _db.session.expire_all()
+    assert _db.session.get(OutboxMessage, message_id).status == "queued"
+    from rq import Queue
+
+    worker = SimpleWorker([Queue("default", connection=connection)], connection=connection)
+    worker.work(burst=True)
+    _db.session.expire_all()
+    message = _db.session.get(OutboxMessage, message_id)
+    assert (message.status, message.result) == ("done", {"echo": "later"})
+    assert CALLS == ["echo-down"]
+    connection.flushdb()
