@@ -81,7 +81,7 @@ def dispatch(message_id: int) -> None:
     if connection is None:
         try:
             run_outbox(message_id)
-        except Exception:  # noqa: BLE001 - recorded on the message; the scheduler retries
+        except Exception:
             log.exception("outbox %s failed inline", message_id)
         return
     from rq import Queue, Retry
