@@ -25,11 +25,16 @@ def main() -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from portal.commands.delivery import bounces, reminders
     from portal.commands.envelope import envelope
+    from portal.commands.operations import outbox
     from portal.einvoice.cli import einvoice
 
     app.cli.add_command(einvoice)
     app.cli.add_command(envelope)
+    app.cli.add_command(reminders)
+    app.cli.add_command(bounces)
+    app.cli.add_command(outbox)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(audit_group)

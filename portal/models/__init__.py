@@ -3,6 +3,7 @@
 from portal.models.audit import AuditChainHead, AuditEvent
 from portal.models.catalogue import Product, TaxRate, product_tax_rates
 from portal.models.clients import Client, Contact, Tag, client_tags
+from portal.models.delivery import Delivery, Heartbeat, NotificationChannel, ReminderRule
 from portal.models.documents import (
     Document,
     DocumentAdjustment,
@@ -26,17 +27,20 @@ __all__ = [
     "Contact",
     "CreditApplication",
     "CustomField",
+    "Delivery",
     "Document",
     "DocumentAdjustment",
     "DocumentKind",
     "DocumentLine",
     "DocumentTemplate",
     "ExchangeRate",
+    "Heartbeat",
     "Instalment",
     "Invitation",
     "Job",
     "LateFeeRule",
     "Membership",
+    "NotificationChannel",
     "NumberSequence",
     "OutboxMessage",
     "Payment",
@@ -45,6 +49,7 @@ __all__ = [
     "ReceivedDocument",
     "RecurringSchedule",
     "Refund",
+    "ReminderRule",
     "RenderedFile",
     "Role",
     "Tag",

@@ -60,6 +60,7 @@ class Client(PublicIdMixin, TimestampMixin, Model):
     shipping_country: Mapped[str] = mapped_column(String(2), default="")
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reminders_paused: Mapped[bool] = mapped_column(default=False)
 
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="client",

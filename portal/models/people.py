@@ -70,6 +70,15 @@ class Business(PublicIdMixin, TimestampMixin, Model):
     font: Mapped[str] = mapped_column(String(40), default="Inter")
     footer_text: Mapped[str] = mapped_column(Text, default="")
     payment_instructions: Mapped[str] = mapped_column(Text, default="")
+    # Email: the business's own SMTP server (else the platform's), and tracking.
+    smtp_host: Mapped[str] = mapped_column(String(200), default="")
+    smtp_port: Mapped[int] = mapped_column(default=587)
+    smtp_security: Mapped[str] = mapped_column(String(10), default="starttls")
+    smtp_username: Mapped[str] = mapped_column(String(200), default="")
+    smtp_password: Mapped[str] = mapped_column(Text, default="")
+    mail_from: Mapped[str] = mapped_column(String(254), default="")
+    track_opens: Mapped[bool] = mapped_column(default=True)
+    bounce_address: Mapped[str] = mapped_column(String(254), default="")
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="business")
 

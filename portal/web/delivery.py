@@ -1,0 +1,7 @@
+"""Blueprint 'delivery' (being built)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("delivery", __name__)
