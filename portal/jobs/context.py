@@ -6,9 +6,22 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+_worker_app: Flask | None = None
+
+
+def _app() -> Flask:
+    """One app per worker process, so its connection pool is reused from job to job."""
+    global _worker_app
+    if _worker_app is None:
+        from portal import create_app
+
+        _worker_app = create_app()
+    return _worker_app
 
 
 def with_app(func: F) -> F:
@@ -18,11 +31,10 @@ def with_app(func: F) -> F:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if has_app_context():
             return func(*args, **kwargs)
-        from portal import create_app
-
-        with create_app().app_context():
-            result = func(*args, **kwargs)
-            current_app.extensions["sqlalchemy"].session.remove()
-            return result
+        with _app().app_context():
+            try:
+                return func(*args, **kwargs)
+            finally:
+                current_app.extensions["sqlalchemy"].session.remove()
 
     return cast(F, wrapped)

@@ -26,3 +26,5 @@ def test_a_server_error_rolls_back_and_says_nothing_was_saved(app: Flask, team: 
     assert "Nothing was saved; please try again." in html
     db.session.commit()
     assert db.session.scalar(select(func.count(Tag.id))) == 0
+    with broken.app_context():
+        _db.engine.dispose()
