@@ -86,6 +86,11 @@ def from_environment(
         "SMTP_PASSWORD": _env("SMTP_PASSWORD"),
         "SMTP_SECURITY": _env("SMTP_SECURITY", "starttls"),
         "PAGE_SIZE": int(_env("PAGE_SIZE", "50") or 50),
+        # Chat notifications: Slack's Web API base, the timeout, and (tests, self-hosted chat)
+        # webhook URLs on any host instead of the providers' own.
+        "SLACK_API_BASE": _env("SLACK_API_BASE", "https://slack.com/api/"),
+        "NOTIFY_TIMEOUT": float(_env("NOTIFY_TIMEOUT", "10") or 10),
+        "NOTIFY_ANY_HOST": _flag("NOTIFY_ANY_HOST", False),
         # Keys that sign ShareEnvelopes: {"key id": "hmac:<base64>" | "ed25519:<base64 public>"}.
         "ENVELOPE_KEYS": _json_env("ENVELOPE_KEYS"),
         # Uploads (logos, e-invoices, envelopes) larger than this are refused with 413.

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from integrations.notify.email import OutgoingEmail
 from portal.extensions import db
-from portal.models import AuditEvent, DocumentKind, ReceivedDocument, Role
+from portal.models import AuditEvent, DocumentKind, NotificationChannel, ReceivedDocument, Role
 from portal.services import auth, catalogue, clients, credit_notes, documents, jobs, mail
 from portal.services import team as team_service
 from portal.services.catalogue import ProductData, TaxRateData
@@ -291,6 +291,24 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/app/settings/branding/templates/<kind>/reset"): Access(
         "branding.reset", Role.ADMIN, "/app/settings/branding/templates/invoice/reset", {}
     ),
+    ("GET", "/app/settings/notifications"): Access(
+        "notifications.index", Role.ADMIN, "/app/settings/notifications"
+    ),
+    ("POST", "/app/settings/notifications"): Access(
+        "notifications.add", Role.ADMIN, "/app/settings/notifications", {}
+    ),
+    ("GET", "/app/settings/notifications/<public_id>/edit"): Access(
+        "notifications.edit", Role.ADMIN, "/app/settings/notifications/{channel}/edit"
+    ),
+    ("POST", "/app/settings/notifications/<public_id>/edit"): Access(
+        "notifications.edit", Role.ADMIN, "/app/settings/notifications/{channel}/edit", {}
+    ),
+    ("POST", "/app/settings/notifications/<public_id>/remove"): Access(
+        "notifications.remove", Role.ADMIN, "/app/settings/notifications/{channel}/remove", {}
+    ),
+    ("POST", "/app/settings/notifications/<public_id>/test"): Access(
+        "notifications.send_test", Role.ADMIN, "/app/settings/notifications/{channel}/test", {}
+    ),
     ("POST", "/app/invoices/<public_id>/credit-notes"): Access(
         "credit_notes.create", Role.ACCOUNTANT, "/app/invoices/{invoice}/credit-notes", {}
     ),
@@ -326,6 +344,7 @@ OWNED_IDS = (
     "{credit_note}",
     "{job}",
     "{received}",
+    "{channel}",
 )
 
 
@@ -413,7 +432,18 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         )
         db.session.add(received)
         db.session.commit()
+        channel = NotificationChannel(
+            business_id=team.business.id,
+            provider="discord",
+            name="Team",
+            target="http://127.0.0.1:9/api/webhooks/1/x",
+            events=["invoice.paid"],
+            active=False,
+        )
+        db.session.add(channel)
+        db.session.commit()
     return {
+        "channel": channel.public_id,
         "received": received.public_id,
         "job": job.public_id,
         "credit_note": credit_note.public_id,
