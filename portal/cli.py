@@ -27,7 +27,7 @@ def main() -> None:
 def register_commands(app: Flask) -> None:
     from portal.commands.delivery import bounces, reminders
     from portal.commands.envelope import envelope
-    from portal.commands.operations import outbox
+    from portal.commands.operations import outbox, scheduler_command
     from portal.einvoice.cli import einvoice
 
     app.cli.add_command(einvoice)
@@ -35,6 +35,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(reminders)
     app.cli.add_command(bounces)
     app.cli.add_command(outbox)
+    app.cli.add_command(scheduler_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(audit_group)
@@ -108,9 +109,8 @@ def audit_verify() -> None:
 @with_appcontext
 def worker_command(queues: tuple[str, ...], burst: bool) -> None:
     """Run an RQ worker on the Redis at REDIS_URL."""
-    from rq import Worker
-
     from portal.jobs import QUEUES, redis_connection
+    from portal.jobs.worker import PortalWorker
 
     connection = redis_connection()
     if connection is None:
@@ -118,7 +118,8 @@ def worker_command(queues: tuple[str, ...], burst: bool) -> None:
     unknown = set(queues) - set(QUEUES)
     if unknown:
         raise click.UsageError(f"unknown queue(s): {', '.join(sorted(unknown))}")
-    Worker(list(queues or QUEUES), connection=connection).work(burst=burst)
+    # The portal's worker beats its heart and runs RQ's scheduler, which re-queues retries.
+    PortalWorker(list(queues or QUEUES), connection=connection).work(burst=burst)
 
 
 @click.group("rates")

@@ -42,7 +42,7 @@ from portal.models import Business, Client, Document, DocumentTemplate
 log = logging.getLogger(__name__)
 
 #: Bump when templates or CSS change: every cached PDF is then rendered afresh.
-RENDERER_VERSION: Final = f"pdf-4+factur-x/weasyprint-{weasyprint.__version__}"
+RENDERER_VERSION: Final = f"pdf-5+factur-x/weasyprint-{weasyprint.__version__}"
 DESIGNS: Final = ("classic", "modern", "compact")
 DEFAULT_DESIGN: Final = "classic"
 PDF_VARIANT: Final = "pdf/a-3b"
@@ -200,7 +200,8 @@ def pdf_from_html(html: str, *, optimize: bool = True) -> bytes:
         "color_profiles": {OUTPUT_INTENT: _srgb_profile()},
     }
     if optimize:
-        options |= {"optimize_images": True, "jpeg_quality": JPEG_QUALITY}
+        # A logo is printed small: 300 dpi is all print needs, and far smaller than the upload.
+        options |= {"optimize_images": True, "jpeg_quality": JPEG_QUALITY, "dpi": 300}
     else:
         options |= {"full_fonts": True}
     return bytes(document.write_pdf(font_config=_font_config, **options) or b"")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import logging
+import tempfile
+from pathlib import Path
 
-from facturx import generate_from_binary
+from facturx import generate_from_file
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError, PyPdfError
 
@@ -29,15 +31,20 @@ def attach_facturx(pdf: bytes, cii_xml: bytes) -> bytes:
     The XML is checked against the Factur-X schema first; ``facturx`` raises if it does not
     conform. Give a PDF/A-3 (WeasyPrint ``pdf_variant="pdf/a-3b"``) for a conforming result.
     """
-    result = generate_from_binary(
-        pdf,
-        cii_xml,
-        flavor="factur-x",
-        level="en16931",
-        check_xsd=True,
-        afrelationship="data",
-    )
-    return bytes(result)
+    # generate_from_binary writes the new file into the buffer that holds the old one without
+    # truncating it, leaving a dead copy of the original in front; a file is rewritten whole.
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "invoice.pdf"
+        path.write_bytes(pdf)
+        generate_from_file(
+            str(path),
+            cii_xml,
+            flavor="factur-x",
+            level="en16931",
+            check_xsd=True,
+            afrelationship="data",
+        )
+        return path.read_bytes()
 
 
 def is_pdf(data: bytes) -> bool:

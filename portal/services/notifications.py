@@ -31,6 +31,7 @@ EVENTS = {
     "quote.accepted": "Quote accepted",
     "payment.failed": "Payment failed",
     "delivery.failed": "Email not delivered",
+    "scheduler.stalled": "Scheduler stalled",
 }
 PROVIDER_NAMES = {"slack": "Slack", "teams": "Microsoft Teams", "discord": "Discord"}
 # Where each provider's webhooks live; another host is refused unless NOTIFY_ANY_HOST is set

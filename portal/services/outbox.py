@@ -9,6 +9,7 @@ later: nothing is lost. Every job is keyed, so it never does its work twice.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -90,7 +91,8 @@ def dispatch(message_id: int) -> None:
         Queue(message.queue, connection=connection).enqueue(
             run_outbox,
             message_id,
-            job_id=f"outbox-{message.key}",
+            # RQ job ids allow letters, digits, "-" and "_" only.
+            job_id="outbox-" + re.sub(r"[^A-Za-z0-9_-]", "_", message.key),
             retry=Retry(max=MAX_ATTEMPTS, interval=RETRY_INTERVALS),
         )
     except RedisError as exc:

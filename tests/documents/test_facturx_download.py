@@ -35,3 +35,18 @@ def test_a_draft_stays_a_plain_pdf(login: Any, owner: Any, customer: Client) -> 
     response = login(Role.VIEWER).get(f"/app/invoices/{draft.public_id}/pdf")
     assert response.status_code == 200
     assert b"factur-x.xml" not in response.data
+
+
+def test_the_factur_x_pdf_holds_one_pdf_not_two(owner: Any, team: Any, customer: Client) -> None:
+    from portal.documents.render import render_pdf
+    from portal.einvoice.pdf import attach_facturx
+    from portal.einvoice.write_cii import cii_xml
+    from portal.services.einvoices import data_for
+
+    team.business.country = "DE"
+    customer.billing_country = "FR"
+    invoice = invoice_with_tax(owner, customer)
+    plain = render_pdf(invoice)
+    combined = attach_facturx(plain, cii_xml(data_for(invoice)))
+    assert combined.count(b"%PDF-") == 1
+    assert len(combined) < len(plain) + 40_000

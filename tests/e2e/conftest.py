@@ -28,7 +28,6 @@ def live_server(app: Flask) -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.server_port}"
-    app.config["PUBLIC_URL"] = base
     try:
         yield base
     finally:
@@ -45,7 +44,11 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, live_server: str, db: Any) -> Iterator[Page]:
+def page(
+    browser: Browser, live_server: str, db: Any, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Page]:
+    # Links in emails point at the live server, for this test only.
+    monkeypatch.setitem(app.config, "PUBLIC_URL", live_server)
     context = browser.new_context(base_url=live_server)
     context.set_default_timeout(10_000)
     page = context.new_page()

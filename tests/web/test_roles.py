@@ -15,8 +15,24 @@ from flask.testing import FlaskClient
 
 from integrations.notify.email import OutgoingEmail
 from portal.extensions import db
-from portal.models import AuditEvent, DocumentKind, NotificationChannel, ReceivedDocument, Role
-from portal.services import auth, catalogue, clients, credit_notes, documents, jobs, mail
+from portal.models import (
+    AuditEvent,
+    DocumentKind,
+    NotificationChannel,
+    OutboxMessage,
+    ReceivedDocument,
+    Role,
+)
+from portal.services import (
+    auth,
+    catalogue,
+    clients,
+    credit_notes,
+    delivery,
+    documents,
+    jobs,
+    mail,
+)
 from portal.services import team as team_service
 from portal.services.catalogue import ProductData, TaxRateData
 from portal.services.clients import ClientData
@@ -309,6 +325,37 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/app/settings/notifications/<public_id>/test"): Access(
         "notifications.send_test", Role.ADMIN, "/app/settings/notifications/{channel}/test", {}
     ),
+    ("GET", "/app/invoices/<public_id>/email"): Access(
+        "delivery.send_invoice", Role.STAFF, "/app/invoices/{invoice}/email"
+    ),
+    ("POST", "/app/invoices/<public_id>/email"): Access(
+        "delivery.send_invoice", Role.STAFF, "/app/invoices/{invoice}/email", {}
+    ),
+    ("GET", "/app/quotes/<public_id>/email"): Access(
+        "delivery.send_quote", Role.STAFF, "/app/quotes/{quote}/email"
+    ),
+    ("POST", "/app/quotes/<public_id>/email"): Access(
+        "delivery.send_quote", Role.STAFF, "/app/quotes/{quote}/email", {}
+    ),
+    ("GET", "/app/documents/<public_id>/deliveries"): Access(
+        "delivery.deliveries", Role.VIEWER, "/app/documents/{invoice}/deliveries"
+    ),
+    ("GET", "/t/<token>.gif"): Access("delivery.pixel", PUBLIC, "/t/not-a-token.gif"),
+    ("GET", "/calendar/<token>.ics"): Access(
+        "delivery.calendar", PUBLIC, "/calendar/{calendar_token}.ics"
+    ),
+    ("GET", "/app/settings/delivery"): Access(
+        "delivery.settings", Role.ADMIN, "/app/settings/delivery"
+    ),
+    ("POST", "/app/settings/delivery"): Access(
+        "delivery.settings", Role.ADMIN, "/app/settings/delivery", {}
+    ),
+    ("GET", "/healthz"): Access("operations.healthz", PUBLIC, "/healthz"),
+    ("GET", "/app/status"): Access("operations.status", Role.ADMIN, "/app/status"),
+    ("GET", "/app/outbox"): Access("operations.outbox", Role.ADMIN, "/app/outbox"),
+    ("POST", "/app/outbox/<public_id>/retry"): Access(
+        "operations.retry", Role.ADMIN, "/app/outbox/{outbox}/retry", {}
+    ),
     ("POST", "/app/invoices/<public_id>/credit-notes"): Access(
         "credit_notes.create", Role.ACCOUNTANT, "/app/invoices/{invoice}/credit-notes", {}
     ),
@@ -345,6 +392,7 @@ OWNED_IDS = (
     "{job}",
     "{received}",
     "{channel}",
+    "{outbox}",
 )
 
 
@@ -442,7 +490,19 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         )
         db.session.add(channel)
         db.session.commit()
+        message = OutboxMessage(
+            business_id=team.business.id,
+            kind="test.nothing",
+            key="role-matrix-failed",
+            status="failed",
+            last_error="550 no such user",
+        )
+        db.session.add(message)
+        db.session.commit()
+        calendar = delivery.calendar_token(team.business)
     return {
+        "outbox": message.public_id,
+        "calendar_token": calendar,
         "channel": channel.public_id,
         "received": received.public_id,
         "job": job.public_id,

@@ -1,0 +1,256 @@
+"""The outbox handler that writes and sends one document email (invoice, quote, reminder)."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any, Final, cast
+
+import nh3
+from babel.dates import format_date
+from babel.numbers import format_currency, get_currency_precision
+from flask import current_app
+from sqlalchemy import select
+
+from integrations.notify.email import (
+    Attachment,
+    LogMailer,
+    Mailer,
+    OutgoingEmail,
+    PermanentSendError,
+    Security,
+    SmtpMailer,
+    TemporarySendError,
+)
+from portal.documents.cache import document_pdf
+from portal.documents.templating import TemplateProblem, View, render_markdown
+from portal.extensions import db
+from portal.models import Business, Client, Delivery, Document, DocumentTemplate, OutboxMessage
+from portal.models.base import utcnow
+from portal.services import outbox
+from portal.services.actors import system_actor
+from portal.services.delivery import KIND, notify_failure, pixel_token, sender_of
+from portal.services.errors import NotFound
+from portal.services.mail import absolute_url
+
+log = logging.getLogger(__name__)
+
+#: (subject, Markdown body) per template; a business overrides one with a ``DocumentTemplate``
+#: of kind ``email_<name>`` whose first line is the subject.
+DEFAULTS: Final[dict[str, tuple[str, str]]] = {
+    "invoice": (
+        "Invoice {{ document.number }} from {{ business.name }}",
+        "Hello {{ client.name }},\n\n{% if message.text %}{{ message.text }}\n\n{% endif %}"
+        "Please find attached invoice **{{ document.number }}** for {{ document.total }}, "
+        "due on {{ document.due_date }}.\n\nThank you,\n\n{{ business.name }}",
+    ),
+    "quote": (
+        "Quote {{ document.number }} from {{ business.name }}",
+        "Hello {{ client.name }},\n\n{% if message.text %}{{ message.text }}\n\n{% endif %}"
+        "Please find attached quote **{{ document.number }}** for {{ document.total }}"
+        "{% if document.valid_until %}, valid until {{ document.valid_until }}{% endif %}."
+        "\n\nKind regards,\n\n{{ business.name }}",
+    ),
+    "reminder_before": (
+        "Invoice {{ document.number }} is due on {{ document.due_date }}",
+        "Hello {{ client.name }},\n\na friendly note: invoice **{{ document.number }}** "
+        "({{ document.balance }} open) is due on {{ document.due_date }}. It is attached again."
+        "\n\nThank you,\n\n{{ business.name }}",
+    ),
+    "reminder_due": (
+        "Invoice {{ document.number }} is due today",
+        "Hello {{ client.name }},\n\ninvoice **{{ document.number }}** is due today: "
+        "{{ document.balance }} remains open. It is attached again.\n\nThank you,\n\n"
+        "{{ business.name }}",
+    ),
+    "reminder_late": (
+        "Reminder: invoice {{ document.number }} is overdue",
+        "Hello {{ client.name }},\n\ninvoice **{{ document.number }}** was due on "
+        "{{ document.due_date }} and {{ document.balance }} is still open. If you have paid "
+        "already, please ignore this message.\n\nKind regards,\n\n{{ business.name }}",
+    ),
+    "reminder_final": (
+        "Final reminder: invoice {{ document.number }}",
+        "Hello {{ client.name }},\n\ninvoice **{{ document.number }}** is "
+        "{{ reminder.days_late }} days overdue and {{ document.balance }} is still open. "
+        "Please pay it now or contact us.\n\n{{ business.name }}",
+    ),
+}
+
+
+def _money(minor: int, currency: str, locale: str) -> str:
+    amount = Decimal(minor).scaleb(-get_currency_precision(currency))
+    return str(format_currency(amount, currency, locale=locale))
+
+
+def _day(value: date | None, locale: str) -> str:
+    return str(format_date(value, "long", locale=locale)) if value else ""
+
+
+def _context(
+    business: Business, doc: Document, client: Client, message: str, today: date
+) -> dict[str, View]:
+    locale = client.language or business.locale or "en"
+    days_late = (today - doc.due_date).days if doc.due_date else 0
+    return {
+        "document": View(
+            "document",
+            {
+                "number": doc.number or "",
+                "kind": doc.kind.value.replace("_", " "),
+                "total": _money(doc.total_minor, doc.currency, locale),
+                "balance": _money(doc.balance_minor, doc.currency, locale),
+                "issue_date": _day(doc.issue_date, locale),
+                "due_date": _day(doc.due_date, locale),
+                "valid_until": _day(doc.valid_until, locale),
+            },
+        ),
+        "client": View("client", {"name": client.name}),
+        "business": View("business", {"name": business.legal_name}),
+        "message": View("message", {"text": message}),
+        "reminder": View("reminder", {"days_late": str(max(days_late, 0))}),
+    }
+
+
+def _plain(markup: str) -> str:
+    text = nh3.clean(markup.replace("<br />", "\n").replace("<br>", "\n"), tags=set())
+    return html.unescape(text).strip()
+
+
+def _template(business: Business, name: str) -> tuple[str, str]:
+    own = db.session.scalar(
+        select(DocumentTemplate.body).where(
+            DocumentTemplate.business_id == business.id, DocumentTemplate.kind == f"email_{name}"
+        )
+    )
+    if own and "\n" in own.strip():
+        subject, body = own.strip().split("\n", 1)
+        return subject.removeprefix("Subject:").strip(), body.strip()
+    return DEFAULTS.get(name, DEFAULTS["invoice"])
+
+
+def _render(template: tuple[str, str], context: Mapping[str, View]) -> tuple[str, str]:
+    subject, body = template
+    return _plain(render_markdown(subject, context)), str(render_markdown(body, context))
+
+
+def _reply_to(business: Business) -> str | None:
+    try:
+        return system_actor(business).user.email
+    except NotFound:
+        return business.mail_from or None
+
+
+def compose(
+    business: Business, doc: Document, delivery: Delivery, template: str, message: str = ""
+) -> OutgoingEmail:
+    """The email for one delivery: text and HTML from the (business's or default) template,
+    the open pixel when tracking is on, and the document's PDF."""
+    client = doc.client
+    context = _context(business, doc, client, message, date.today())
+    try:
+        subject, body = _render(_template(business, template), context)
+    except TemplateProblem as exc:
+        log.warning("business %s: email template %s unusable (%s)", business.id, template, exc)
+        subject, body = _render(DEFAULTS.get(template, DEFAULTS["invoice"]), context)
+    pixel = ""
+    if business.track_opens:
+        src = html.escape(absolute_url(f"/t/{pixel_token(delivery)}.gif"))
+        pixel = f'<img src="{src}" width="1" height="1" alt="" style="display:block">'
+    page = (
+        f'<!doctype html><html lang="{html.escape(client.language or "en")}"><body>'
+        f"{body}{pixel}</body></html>"
+    )
+    pdf = document_pdf(doc, business)
+    headers = [("X-Invoice-Lite-Delivery", delivery.public_id)]
+    if template.startswith("reminder"):
+        headers.append(("Auto-Submitted", "auto-generated"))
+    return OutgoingEmail(
+        to=tuple(delivery.to),
+        cc=tuple(delivery.cc),
+        subject=subject,
+        text=_plain(body),
+        html=page,
+        reply_to=_reply_to(business),
+        attachments=(Attachment(pdf.filename, pdf.data, "application/pdf"),),
+        headers=tuple(headers),
+        message_id=delivery.message_id or None,
+        return_path=business.bounce_address or None,
+    )
+
+
+def mailer_for(business: Business) -> Mailer:
+    """The business's own SMTP server when it has one, else the platform's."""
+    sender = sender_of(business)
+    if business.smtp_host:
+        return SmtpMailer(
+            host=business.smtp_host,
+            port=business.smtp_port,
+            sender=sender,
+            security=cast(Security, business.smtp_security),
+            username=business.smtp_username or None,
+            password=business.smtp_password or None,
+        )
+    cfg = current_app.config
+    if not cfg.get("SMTP_HOST"):
+        return LogMailer(sender=sender)
+    return SmtpMailer(
+        host=cfg["SMTP_HOST"],
+        port=int(cfg["SMTP_PORT"]),
+        sender=sender,
+        security=cast(Security, cfg["SMTP_SECURITY"]),
+        username=cfg.get("SMTP_USERNAME"),
+        password=cfg.get("SMTP_PASSWORD"),
+    )
+
+
+def _fail(delivery_id: int, error: str) -> None:
+    # The outbox rolls back the handler's work on failure; the failure itself must stay, so it
+    # is written in a transaction of its own (the outbox then records its own attempt).
+    db.session.rollback()
+    delivery = db.session.get(Delivery, delivery_id)
+    if delivery is None:
+        return
+    delivery.status = "failed"
+    delivery.error = error[:4000]
+    db.session.commit()
+    notify_failure(delivery)
+
+
+@outbox.handles(KIND)
+def send_document_email(message: OutboxMessage) -> dict[str, Any]:
+    """Send the delivery's email once: a delivery no longer queued is left alone."""
+    from portal.services.reminders import still_due
+
+    delivery = db.session.get(Delivery, message.payload.get("delivery_id"))
+    if delivery is None:
+        return {"skipped": "no such delivery"}
+    if delivery.status != "queued":
+        return {"status": delivery.status, "message_id": delivery.message_id}
+    business = db.session.get(Business, delivery.business_id)
+    doc = db.session.get(Document, delivery.document_id) if delivery.document_id else None
+    if business is None or doc is None:
+        raise outbox.PermanentFailure("the document of this email no longer exists")
+    template = str(message.payload.get("template") or delivery.kind)
+    if template.startswith("reminder") and not still_due(doc):
+        db.session.delete(delivery)
+        return {"skipped": "settled before the reminder went out"}
+    email = compose(business, doc, delivery, template, str(message.payload.get("message") or ""))
+    delivery.subject = email.subject[:300]
+    try:
+        mailer_for(business).send(email)
+    except TemporarySendError as exc:
+        if message.attempts >= outbox.MAX_ATTEMPTS:
+            _fail(delivery.id, f"Gave up after {message.attempts} attempts: {exc}")
+            raise outbox.PermanentFailure(str(exc)) from exc
+        raise outbox.TemporaryFailure(str(exc)) from exc
+    except PermanentSendError as exc:
+        _fail(delivery.id, str(exc))
+        raise outbox.PermanentFailure(str(exc)) from exc
+    delivery.status = "sent"
+    delivery.sent_at = utcnow()
+    delivery.error = ""
+    return {"message_id": delivery.message_id, "to": list(delivery.to)}
