@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 
@@ -22,7 +23,7 @@ from portal.models import (
     Refund,
     Role,
 )
-from portal.services import audit, balances
+from portal.services import audit, balances, notifications
 from portal.services.actors import Actor
 from portal.services.errors import InvalidInput, NotFound
 
@@ -135,8 +136,29 @@ def record_payment(actor: Actor, data: PaymentData) -> Payment:
             "credit_minor": remaining,
         },
     )
+    told = _tell_paid(actor, client, [d for d in touched if d.status == "paid"])
     db.session.commit()
+    notifications.dispatch(told)
     return payment
+
+
+def _tell_paid(actor: Actor, client: Client, paid: list[Document]) -> list[Any]:
+    """The team's channels hear of each invoice this payment settled (after commit)."""
+    messages: list[Any] = []
+    for doc in paid:
+        amount = str(Money(doc.amount_due_minor, doc.currency))
+        messages += notifications.notify(
+            actor.business,
+            "invoice.paid",
+            {
+                "id": doc.public_id,
+                "title": f"Invoice {doc.number} paid",
+                "text": f"{client.name} paid {amount}.",
+                "url": f"/app/invoices/{doc.public_id}",
+                "facts": {"Client": client.name, "Amount": amount},
+            },
+        )
+    return messages
 
 
 def _shares(payment: Payment) -> list[int]:

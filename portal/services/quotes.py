@@ -21,7 +21,7 @@ from portal.billing.status import InvoiceStatus
 from portal.extensions import db
 from portal.models import Business, Document, DocumentAdjustment, DocumentKind, DocumentLine, Role
 from portal.models.base import utcnow
-from portal.services import audit, documents, pricing
+from portal.services import audit, documents, notifications, pricing
 from portal.services.actors import Actor
 from portal.services.errors import InvalidInput
 
@@ -128,7 +128,19 @@ def accept_quote(actor: Actor, public_id: str, accepted_by_name: str) -> Documen
         entity_id=quote.public_id,
         after={"status": quote.status, "accepted_by": name},
     )
+    total = str(Money(quote.total_minor, quote.currency))
+    told = notifications.notify(
+        actor.business,
+        "quote.accepted",
+        {
+            "id": quote.public_id,
+            "title": f"Quote {quote.number} accepted",
+            "text": f"{quote.client.name} ({name}) accepted {total}.",
+            "url": f"/app/quotes/{quote.public_id}",
+        },
+    )
     db.session.commit()
+    notifications.dispatch(told)
     return quote
 
 
