@@ -27,6 +27,8 @@ bench: dev-install services
 	DATABASE_URL=$(PG_TEST_URL)_bench $(PY) bench/pages.py
 	$(PY) bench/invoices.py
 	DATABASE_URL=$(PG_TEST_URL)_bench $(PY) bench/invoices.py
+	$(PY) bench/documents.py
+	$(PY) bench/delivery.py
 
 worker: install
 	$(BIN)/invoice-lite worker

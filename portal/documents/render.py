@@ -42,7 +42,7 @@ from portal.models import Business, Client, Document, DocumentTemplate
 log = logging.getLogger(__name__)
 
 #: Bump when templates or CSS change: every cached PDF is then rendered afresh.
-RENDERER_VERSION: Final = f"pdf-5+factur-x/weasyprint-{weasyprint.__version__}"
+RENDERER_VERSION: Final = f"pdf-6+factur-x/weasyprint-{weasyprint.__version__}"
 DESIGNS: Final = ("classic", "modern", "compact")
 DEFAULT_DESIGN: Final = "classic"
 PDF_VARIANT: Final = "pdf/a-3b"

@@ -237,7 +237,7 @@ def document_page(doc: Document, business: Business, *, stamp_open: bool = False
         "total": money(doc.total_minor),
         "amount_due": money(doc.amount_due_minor),
         "balance": money(doc.balance_minor if doc.status != "draft" else doc.amount_due_minor),
-        "status": doc.status,
+        "status": printed_status(doc),
         "credited_invoice": credited,
     }
     seller, buyer = _seller(business), _buyer(doc.client)
@@ -247,7 +247,7 @@ def document_page(doc: Document, business: Business, *, stamp_open: bool = False
         lang=locale.replace("_", "-"),
         title=labels[kind],
         number=doc.number or "",
-        status=doc.status,
+        status=printed_status(doc),
         watermark=watermark,
         watermark_kind=watermark_kind,
         facts=tuple(facts),
@@ -433,3 +433,9 @@ def sample_placeholders(kind: str, business: Business) -> dict[str, View]:
         values[kind] = document
         values["document"] = document
     return {name: View(name, v) for name, v in values.items()}
+
+
+def printed_status(doc: Document) -> str:
+    """The status a PDF shows: sending or opening an invoice changes nothing printed, so it
+    must not make a new version of the PDF (emailing it would otherwise render it again)."""
+    return "issued" if doc.status in {"sent", "viewed"} else doc.status

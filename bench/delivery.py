@@ -1,0 +1,161 @@
+"""Emails per second through the outbox and an RQ worker, against plain smtplib.
+
+Both sides send the same composed messages (text, HTML and the invoice PDF) to one local SMTP
+server (aiosmtpd on 127.0.0.1). The portal side is what happens in production: ``send_invoice``
+writes a delivery and an outbox message, RQ on Redis carries the job, a worker composes and
+sends it. PDFs are rendered once beforehand, as the first download or a pre-render would, so
+the comparison is about delivery, not rendering. The last line is ``email_ratio: R``
+(portal / smtplib); the target is R >= 0.5.
+
+    python bench/delivery.py [--emails 200]   (Redis on 127.0.0.1, database 13)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import smtplib
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from flask_migrate import upgrade
+from redis import Redis
+from rq import Queue, SimpleWorker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from decimal import Decimal
+
+from pages import database_url, make_app
+
+from integrations.notify.email import build_message
+from portal.documents.cache import document_pdf
+from portal.extensions import db
+from portal.jobs.delivery import compose
+from portal.models import Business, Delivery, Document, DocumentKind, Role
+from portal.services import clients, delivery, documents
+from portal.services.actors import Actor
+from portal.services.auth import SignUp, sign_up
+from portal.services.documents import DraftData, LineData
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+TARGET = 0.5
+
+
+class Counter:
+    """An SMTP handler that only counts what arrives."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.count += 1
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def seed(count: int) -> tuple[Actor, list[str]]:
+    owner, business = sign_up(
+        SignUp(email="owner@bench.example", password="bench-password", name="O", business_name="B")
+    )
+    actor = Actor(owner, business, Role.OWNER)
+    client = clients.create_client(
+        actor, clients.ClientData(name="Client Ltd", currency="EUR", email="ap@client.example")
+    )
+    ids = []
+    for i in range(count):
+        line = LineData(description="Consulting", quantity=Decimal(1), unit_price=Decimal(100 + i))
+        draft = documents.create_draft(
+            actor, DocumentKind.INVOICE, DraftData(client_id=client.public_id, lines=(line,))
+        )
+        doc = documents.issue_invoice(actor, draft.public_id)
+        document_pdf(doc, business)  # rendered once, kept: the comparison is about delivery
+        ids.append(doc.public_id)
+    return actor, ids
+
+
+def through_the_worker(actor: Actor, ids: list[str], inbox: Counter) -> float:
+    connection = Redis.from_url(REDIS_URL)
+    connection.flushdb()
+    for public_id in ids:
+        delivery.send_invoice(actor, public_id)
+    queue = Queue("email", connection=connection)
+    if queue.count != len(ids):
+        sys.exit(f"expected {len(ids)} queued emails, found {queue.count}")
+    start_count = inbox.count
+    started = time.perf_counter()
+    SimpleWorker([queue], connection=connection).work(burst=True)
+    elapsed = time.perf_counter() - started
+    if inbox.count - start_count != len(ids):
+        sys.exit(f"the worker delivered {inbox.count - start_count} of {len(ids)} emails")
+    connection.flushdb()
+    return len(ids) / elapsed
+
+
+def plain_smtplib(business: Business, port: int, inbox: Counter) -> float:
+    """The same messages, composed up front, each sent on its own connection."""
+    sender = "Bench <bench@bench.example>"
+    messages = []
+    for row in db.session.query(Delivery).order_by(Delivery.id):
+        doc = db.session.get(Document, row.document_id)
+        messages.append(build_message(sender, compose(business, doc, row, "invoice")))
+    start_count = inbox.count
+    started = time.perf_counter()
+    for message in messages:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+            smtp.send_message(message)
+    elapsed = time.perf_counter() - started
+    if inbox.count - start_count != len(messages):
+        sys.exit("smtplib lost messages")
+    return len(messages) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--emails", type=int, default=200)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="invoice-lite-bench-"))
+    os.environ["INVOICE_LITE_INSTANCE_PATH"] = str(tmp)
+    inbox = Counter()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        app = make_app(database_url(tmp))
+        app.config.update(
+            REDIS_URL=REDIS_URL, SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_SECURITY="none"
+        )
+        with app.app_context():
+            upgrade()
+            actor, ids = seed(args.emails)
+            print(f"database: {db.engine.dialect.name}")
+            size = len(document_pdf_size(ids))
+            print(f"emails: {len(ids)} (each with a PDF of about {size // 1024} KiB)")
+            portal_rate = through_the_worker(actor, ids, inbox)
+            bare_rate = plain_smtplib(actor.business, port, inbox)
+    finally:
+        controller.stop()
+    ratio = portal_rate / bare_rate
+    print(f"worker_emails_per_s: {portal_rate:.1f}")
+    print(f"smtplib_emails_per_s: {bare_rate:.1f}")
+    print(f"target_ratio: {TARGET}")
+    print(f"target: {'met' if ratio >= TARGET else 'missed'}")
+    print(f"email_ratio: {ratio:.2f}")
+
+
+def document_pdf_size(ids: list[str]) -> bytes:
+    doc = db.session.query(Document).filter_by(public_id=ids[0]).one()
+    return document_pdf(doc, db.session.get(Business, doc.business_id)).data
+
+
+if __name__ == "__main__":
+    main()
