@@ -347,6 +347,14 @@ def issue_invoice(
         if exchange_rate <= 0:
             raise InvalidInput({"exchange_rate": "An exchange rate must be greater than 0."})
         doc.exchange_rate = exchange_rate
+    issue_in_transaction(actor, doc, on)
+    db.session.commit()
+    return doc
+
+
+def issue_in_transaction(actor: Actor, doc: Document, on: date | None = None) -> None:
+    """Number, freeze and record an invoice inside the caller's transaction (the scheduler's
+    runs issue many in one go); ``issue_invoice`` is this plus its own commit."""
     assign_number(actor, doc, on)
     doc.status = InvoiceStatus.ISSUED
     balances.refresh(doc)
@@ -358,8 +366,6 @@ def issue_invoice(
         entity_id=doc.public_id,
         after={"number": doc.number, "total_minor": doc.total_minor, "due_date": doc.due_date},
     )
-    db.session.commit()
-    return doc
 
 
 def _close(actor: Actor, public_id: str, target: InvoiceStatus, reason: str) -> Document:

@@ -19,7 +19,7 @@ from portal.billing.status import OPEN_STATUSES, InvoiceStatus, is_overdue
 from portal.extensions import db
 from portal.models import Business, Document, DocumentKind, DocumentLine, LateFeeRule, Role
 from portal.models.base import new_public_id
-from portal.services import audit, balances, documents, pricing
+from portal.services import audit, documents, pricing
 from portal.services.actors import Actor, system_actor
 from portal.services.documents import DRAFT
 from portal.services.errors import InvalidInput
@@ -317,9 +317,6 @@ def _fee_invoice(actor: Actor, invoice: Document, amount: int, began: date) -> D
 
 def _issue(actor: Actor, invoice: Document, fee: Document, today: date) -> None:
     """Number and issue the fee inside the caller's transaction, as issue_invoice would."""
-    documents.assign_number(actor, fee, today)
-    fee.status = InvoiceStatus.ISSUED
-    balances.refresh(fee)
     audit.record(
         business=actor.business,
         actor=actor.user,
@@ -328,11 +325,4 @@ def _issue(actor: Actor, invoice: Document, fee: Document, today: date) -> None:
         entity_id=fee.public_id,
         after={**documents.snapshot(fee), "late_fee_for": invoice.public_id},
     )
-    audit.record(
-        business=actor.business,
-        actor=actor.user,
-        action="invoice.issued",
-        entity_type="invoice",
-        entity_id=fee.public_id,
-        after={"number": fee.number, "total_minor": fee.total_minor, "due_date": fee.due_date},
-    )
+    documents.issue_in_transaction(actor, fee, today)

@@ -23,7 +23,7 @@ from portal.models import (
     Refund,
     Role,
 )
-from portal.services import audit, balances, notifications
+from portal.services import audit, balances, documents, notifications
 from portal.services.actors import Actor
 from portal.services.errors import InvalidInput, NotFound
 
@@ -174,15 +174,7 @@ def pay_invoice(
     reference: str = "",
 ) -> Payment:
     """A payment for one invoice: up to its balance goes to it, any excess becomes credit."""
-    doc = db.session.scalar(
-        select(Document).where(
-            Document.public_id == invoice_id,
-            Document.business_id == actor.business.id,
-            Document.kind == DocumentKind.INVOICE,
-        )
-    )
-    if doc is None:
-        raise NotFound("No such invoice.")
+    doc = documents.get_document(actor, invoice_id, DocumentKind.INVOICE)
     minor = _minor(amount, doc.currency, "amount")
     balances.refresh(doc)
     share = min(minor, max(doc.balance_minor, 0))
@@ -264,15 +256,7 @@ def apply_client_credit(actor: Actor, invoice_id: str) -> int:
     Returns how much was applied, in minor units.
     """
     actor.require(Role.ACCOUNTANT)
-    doc = db.session.scalar(
-        select(Document).where(
-            Document.public_id == invoice_id,
-            Document.business_id == actor.business.id,
-            Document.kind == DocumentKind.INVOICE,
-        )
-    )
-    if doc is None:
-        raise NotFound("No such invoice.")
+    doc = documents.get_document(actor, invoice_id, DocumentKind.INVOICE)
     if doc.status not in OPEN_STATUSES:
         raise InvalidInput({"document": "Only an open invoice can take credit."})
     balances.refresh(doc)

@@ -32,7 +32,7 @@ from portal.models import (
     Role,
 )
 from portal.models.base import utcnow
-from portal.services import audit, balances, documents, pricing
+from portal.services import audit, documents, pricing
 from portal.services.actors import Actor, system_actor
 from portal.services.documents import DRAFT, DraftData, LineData
 from portal.services.errors import InvalidInput, NotFound
@@ -354,21 +354,7 @@ def _issue_and_send(actor: Actor, doc: Document, on: date) -> None:
     """What documents.issue_invoice and mark_sent do, inside this run's transaction."""
     try:
         with db.session.begin_nested():
-            documents.assign_number(actor, doc, on)
-            doc.status = InvoiceStatus.ISSUED
-            balances.refresh(doc)
-            audit.record(
-                business=actor.business,
-                actor=actor.user,
-                action="invoice.issued",
-                entity_type="invoice",
-                entity_id=doc.public_id,
-                after={
-                    "number": doc.number,
-                    "total_minor": doc.total_minor,
-                    "due_date": doc.due_date,
-                },
-            )
+            documents.issue_in_transaction(actor, doc, on)
             doc.sent_at = utcnow()
             doc.status = InvoiceStatus.SENT
             audit.record(
