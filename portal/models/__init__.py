@@ -16,6 +16,7 @@ from portal.models.files import DocumentTemplate, Job, ReceivedDocument, Rendere
 from portal.models.outbox import OutboxMessage
 from portal.models.payments import CreditApplication, Payment, PaymentAllocation, Refund
 from portal.models.people import Business, Invitation, Membership, Role, User
+from portal.models.portal_links import PortalLink
 from portal.models.rates import CustomField, ExchangeRate
 from portal.models.recurring import LateFeeRule, RecurringSchedule
 
@@ -45,6 +46,7 @@ __all__ = [
     "OutboxMessage",
     "Payment",
     "PaymentAllocation",
+    "PortalLink",
     "Product",
     "ReceivedDocument",
     "RecurringSchedule",
