@@ -26,6 +26,7 @@ from portal.web import (
     quotes,
     security,
     settings,
+    sharing,
     team,
 )
 
@@ -55,6 +56,7 @@ def register(app: Flask) -> None:
         notifications.bp,
         operations.bp,
         client_portal.bp,
+        sharing.bp,
         catalogue.bp,
         team.bp,
         settings.bp,

@@ -26,12 +26,14 @@ from portal.models import (
 from portal.services import (
     auth,
     catalogue,
+    client_portal,
     clients,
     credit_notes,
     delivery,
     documents,
     jobs,
     mail,
+    quotes,
 )
 from portal.services import team as team_service
 from portal.services.catalogue import ProductData, TaxRateData
@@ -142,6 +144,53 @@ ACCESS: dict[tuple[str, str], Access] = {
     ),
     ("POST", "/app/team/members/<public_id>/remove"): Access(
         "team.remove", Role.ADMIN, "/app/team/members/{member}/remove", {}
+    ),
+    ("POST", "/app/clients/<public_id>/portal-links"): Access(
+        "sharing.create", Role.STAFF, "/app/clients/{client}/portal-links", {}
+    ),
+    ("POST", "/app/portal-links/<link_public_id>/revoke"): Access(
+        "sharing.revoke", Role.STAFF, "/app/portal-links/{portal_link}/revoke", {}
+    ),
+    ("GET", "/pay/<token>"): Access("client_portal.home", PUBLIC, "/pay/{portal_token}"),
+    ("GET", "/pay/<token>/pdf"): Access("client_portal.pdf", PUBLIC, "/pay/{invoice_link}/pdf"),
+    ("GET", "/pay/<token>/documents/<public_id>"): Access(
+        "client_portal.document", PUBLIC, "/pay/{portal_token}/documents/{portal_invoice}"
+    ),
+    ("GET", "/pay/<token>/documents/<public_id>/pdf"): Access(
+        "client_portal.document_pdf", PUBLIC, "/pay/{portal_token}/documents/{portal_invoice}/pdf"
+    ),
+    ("POST", "/pay/<token>/accept"): Access(
+        "client_portal.accept", PUBLIC, "/pay/{quote_link}/accept", {}
+    ),
+    ("POST", "/pay/<token>/decline"): Access(
+        "client_portal.decline", PUBLIC, "/pay/{quote_link}/decline", {}
+    ),
+    ("POST", "/pay/<token>/documents/<public_id>/accept"): Access(
+        "client_portal.accept_document",
+        PUBLIC,
+        "/pay/{portal_token}/documents/{portal_quote}/accept",
+        {},
+    ),
+    ("POST", "/pay/<token>/documents/<public_id>/decline"): Access(
+        "client_portal.decline_document",
+        PUBLIC,
+        "/pay/{portal_token}/documents/{portal_quote}/decline",
+        {},
+    ),
+    ("GET", "/pay/<token>/statement"): Access(
+        "client_portal.statement", PUBLIC, "/pay/{portal_token}/statement"
+    ),
+    ("GET", "/pay/<token>/statement.pdf"): Access(
+        "client_portal.statement_pdf", PUBLIC, "/pay/{portal_token}/statement.pdf"
+    ),
+    ("GET", "/pay/<token>/statement.csv"): Access(
+        "client_portal.statement_csv", PUBLIC, "/pay/{portal_token}/statement.csv"
+    ),
+    ("GET", "/pay/<token>/payments"): Access(
+        "client_portal.payments", PUBLIC, "/pay/{portal_token}/payments"
+    ),
+    ("GET", "/pay/<token>/brand.css"): Access(
+        "client_portal.brand_css", PUBLIC, "/pay/{portal_token}/brand.css"
     ),
     ("GET", "/invitations/<token>"): Access("team.accept", PUBLIC, "/invitations/{invite_token}"),
     ("POST", "/invitations/<token>"): Access(
@@ -389,6 +438,7 @@ OWNED_IDS = (
     "{draft}",
     "{quote}",
     "{credit_note}",
+    "{portal_link}",
     "{job}",
     "{received}",
     "{channel}",
@@ -500,9 +550,22 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         db.session.add(message)
         db.session.commit()
         calendar = delivery.calendar_token(team.business)
+        sent_quote = documents.create_draft(
+            owner, DocumentKind.QUOTE, DraftData(client_id=client.public_id, lines=lines)
+        )
+        quotes.send_quote(owner, sent_quote.public_id)
+        portal_link, portal_token = client_portal.create_link(owner, client.public_id)
+        _, invoice_link = client_portal.create_link(owner, client.public_id, invoice.public_id)
+        _, quote_link = client_portal.create_link(owner, client.public_id, sent_quote.public_id)
     return {
         "outbox": message.public_id,
         "calendar_token": calendar,
+        "portal_token": portal_token,
+        "invoice_link": invoice_link,
+        "portal_link": portal_link.public_id,
+        "quote_link": quote_link,
+        "portal_invoice": invoice.public_id,
+        "portal_quote": sent_quote.public_id,
         "channel": channel.public_id,
         "received": received.public_id,
         "job": job.public_id,

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from jinja2_fragments.flask import render_block
 
 from portal.models import Client, Role
-from portal.services import audit
+from portal.services import audit, client_portal
 from portal.services import clients as client_service
 from portal.services.errors import InvalidInput
 from portal.web.access import current_actor, require_role
@@ -86,7 +86,8 @@ def detail(public_id: str) -> ResponseReturnValue:
     actor = current_actor()
     client = client_service.get_client(actor, public_id)
     events = audit.events_for_entity(actor.business, "client", client.public_id)
-    return render("clients/detail.html", "status", client=client, events=events)
+    links = client_portal.links_for(actor, client.public_id)
+    return render("clients/detail.html", "status", client=client, events=events, links=links)
 
 
 @bp.route("/<public_id>/edit", methods=["GET", "POST"])
@@ -132,8 +133,14 @@ def _after_status_change(client: Client, message: str) -> ResponseReturnValue:
     if is_htmx():
         actor = current_actor()
         events = audit.events_for_entity(actor.business, "client", client.public_id)
+        links = client_portal.links_for(actor, client.public_id)
         html = render_block(
-            "clients/detail.html", "status", client=client, events=events, toast=message
+            "clients/detail.html",
+            "status",
+            client=client,
+            events=events,
+            links=links,
+            toast=message,
         )
         return html
     flash(message, "success")
