@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal import config as settings
-    from portal.extensions import csrf, db, htmx, login_manager, migrate, tune_sqlite
+    from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate, tune_sqlite
     from portal.web import register
 
     instance_path = settings.instance_path(ROOT)
@@ -36,5 +36,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
+    limiter.init_app(app)
     register(app)
     return app

@@ -86,6 +86,10 @@ def from_environment(
         "SMTP_PASSWORD": _env("SMTP_PASSWORD"),
         "SMTP_SECURITY": _env("SMTP_SECURITY", "starttls"),
         "PAGE_SIZE": int(_env("PAGE_SIZE", "50") or 50),
+        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # Requests per client address to the public portal pages: guessing links stays slow.
+        "PORTAL_RATE_LIMIT": _env("PORTAL_RATE_LIMIT", "60 per minute"),
         # Chat notifications: Slack's Web API base, the timeout, and (tests, self-hosted chat)
         # webhook URLs on any host instead of the providers' own.
         "SLACK_API_BASE": _env("SLACK_API_BASE", "https://slack.com/api/"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -36,6 +38,8 @@ else:
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Counts live in Redis when there is one (shared by every web process), else in memory.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 htmx = Htmx()
 
 

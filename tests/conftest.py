@@ -79,6 +79,8 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "REMEMBER_COOKIE_SECURE": False,
             "PUBLIC_URL": "http://127.0.0.1",
             "SMTP_HOST": None,
+            # Tests make many portal requests from one address; one test checks the limit.
+            "PORTAL_RATE_LIMIT": "100000 per minute",
         }
     )
     app.test_client_class = CsrfClient

@@ -5,11 +5,21 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 
 from portal.documents import cache
 from portal.documents.views import document_page
+from portal.extensions import limiter
 from portal.models import Document, DocumentKind
 from portal.services import client_portal as portal
 from portal.services import delivery
@@ -17,6 +27,14 @@ from portal.services.errors import InvalidInput, NotFound
 from portal.services.pricing import business_today
 
 bp = Blueprint("client_portal", __name__, url_prefix="/pay")
+
+
+def _portal_limit() -> str:
+    return str(current_app.config["PORTAL_RATE_LIMIT"])
+
+
+# Every public page counts against the visitor's address: links cannot be guessed quickly.
+limiter.limit(_portal_limit)(bp)
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 DEFAULT_BRAND = "#2f5bea"

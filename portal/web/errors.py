@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
             404: "There is nothing here. It may have been moved or never existed.",
             405: "This address does not accept that kind of request.",
             413: "The upload is too large: files of up to 20 MB are accepted.",
+            429: "Too many requests from your address. Wait a minute and try again.",
         }
         message = messages.get(code, error.description or "")
         return render_template("errors/error.html", code=code, message=message), code

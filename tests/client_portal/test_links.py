@@ -86,3 +86,13 @@ def test_links_for_lists_the_live_ones(shop: Shop) -> None:
     gone, _ = client_portal.create_link(actor, shop.client.public_id)
     client_portal.revoke_link(actor, gone.public_id)
     assert client_portal.links_for(actor, shop.client.public_id) == [live]
+
+
+def test_guessing_links_is_slowed_down(app, client, db, monkeypatch):
+    from portal.extensions import limiter
+
+    monkeypatch.setitem(app.config, "PORTAL_RATE_LIMIT", "3 per minute")
+    limiter.reset()
+    statuses = [client.get(f"/pay/guess-{n}").status_code for n in range(4)]
+    limiter.reset()
+    assert statuses == [403, 403, 403, 429]
