@@ -304,8 +304,17 @@ def statement_csv(page: StatementPage) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["date", "description", "charge", "credit", "balance"])
-    writer.writerow(["", "Opening balance", "", "", page.opening])
+    writer.writerow(["", "Opening balance", "", "", safe_cell(page.opening)])
     for row in page.rows:
-        writer.writerow([row.date, row.text, row.charge, row.credit, row.balance])
-    writer.writerow(["", "Closing balance", "", "", page.closing])
+        writer.writerow(
+            [safe_cell(v) for v in (row.date, row.text, row.charge, row.credit, row.balance)]
+        )
+    writer.writerow(["", "Closing balance", "", "", safe_cell(page.closing)])
     return out.getvalue()
+
+
+def safe_cell(value: object) -> str:
+    """A cell a spreadsheet will not run as a formula (a description typed by anyone, or a
+    negative amount, can start with = + - @)."""
+    text = str(value)
+    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text

@@ -96,3 +96,11 @@ def test_guessing_links_is_slowed_down(app, client, db, monkeypatch):
     statuses = [client.get(f"/pay/guess-{n}").status_code for n in range(4)]
     limiter.reset()
     assert statuses == [403, 403, 403, 429]
+
+
+def test_statement_cells_never_start_a_formula():
+    from portal.services.client_portal import safe_cell
+
+    assert safe_cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
+    assert safe_cell("-€12.00") == "'-€12.00"
+    assert safe_cell("Invoice INV-1") == "Invoice INV-1"
