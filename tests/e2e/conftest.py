@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
+# A loaded 2-core machine can take a few seconds to answer; assertions wait up to this long.
+expect.set_options(timeout=10_000)
 ARGS = [
     "--no-sandbox",
     "--disable-background-networking",
