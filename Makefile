@@ -29,6 +29,7 @@ bench: dev-install services
 	DATABASE_URL=$(PG_TEST_URL)_bench $(PY) bench/invoices.py
 	$(PY) bench/documents.py
 	$(PY) bench/delivery.py
+	$(PY) bench/portal_page.py
 
 worker: install
 	$(BIN)/invoice-lite worker
