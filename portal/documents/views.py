@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from babel.dates import format_date
@@ -24,14 +25,20 @@ from portal.services import balances
 from portal.services.pricing import business_today
 
 
+@lru_cache(maxsize=4096)
+def _money(minor: int, currency: str, locale: str) -> str:
+    """Formatting through Babel is the slowest part of a page; the same amounts recur."""
+    amount = Decimal(minor).scaleb(-get_currency_precision(currency))
+    return format_currency(amount, currency, locale=locale)
+
+
 @dataclass(frozen=True, slots=True)
 class Formatter:
     locale: str
     currency: str
 
     def money(self, minor: int) -> str:
-        amount = Decimal(minor).scaleb(-get_currency_precision(self.currency))
-        return format_currency(amount, self.currency, locale=self.locale)
+        return _money(minor, self.currency, self.locale)
 
     def amount(self, value: Decimal) -> str:
         exponent = value.normalize().as_tuple().exponent

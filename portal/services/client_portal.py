@@ -164,6 +164,9 @@ class Opened:
     document: Document | None
 
 
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
 def open_link(token: str) -> Opened:
     """What a token opens; raises ``LinkInvalid``, ``LinkExpired`` or ``LinkRevoked``."""
     link = db.session.scalar(select(PortalLink).where(PortalLink.token_hash == token_hash(token)))
@@ -182,8 +185,11 @@ def open_link(token: str) -> Opened:
         document = db.session.get(Document, link.document_id)
         if document is None or not _belongs(document, link):
             raise LinkInvalid()
-    link.last_used_at = utcnow()
-    db.session.commit()
+    now = utcnow()
+    # A write per page view would cost more than the page; a minute's precision is plenty.
+    if link.last_used_at is None or now - link.last_used_at > LAST_USED_PRECISION:
+        link.last_used_at = now
+        db.session.commit()
     return Opened(link, business, client, document)
 
 
