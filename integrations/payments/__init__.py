@@ -1,0 +1,1 @@
+"""Card and bank payments through one ``PaymentGateway`` interface: Stripe, PayPal, Square."""

@@ -1,0 +1,1 @@
+"""Payment gateways: adapters against fake providers and the portal's payment flows."""
