@@ -12,7 +12,15 @@ from portal.models.documents import (
     Instalment,
     NumberSequence,
 )
+from portal.models.experiments import Experiment, ExperimentEvent, ExperimentVariant
 from portal.models.files import DocumentTemplate, Job, ReceivedDocument, RenderedFile
+from portal.models.gateways import (
+    Checkout,
+    Dispute,
+    PaymentAccount,
+    ProviderEvent,
+    SavedPaymentMethod,
+)
 from portal.models.outbox import OutboxMessage
 from portal.models.payments import CreditApplication, Payment, PaymentAllocation, Refund
 from portal.models.people import Business, Invitation, Membership, Role, User
@@ -24,17 +32,22 @@ __all__ = [
     "AuditChainHead",
     "AuditEvent",
     "Business",
+    "Checkout",
     "Client",
     "Contact",
     "CreditApplication",
     "CustomField",
     "Delivery",
+    "Dispute",
     "Document",
     "DocumentAdjustment",
     "DocumentKind",
     "DocumentLine",
     "DocumentTemplate",
     "ExchangeRate",
+    "Experiment",
+    "ExperimentEvent",
+    "ExperimentVariant",
     "Heartbeat",
     "Instalment",
     "Invitation",
@@ -45,15 +58,18 @@ __all__ = [
     "NumberSequence",
     "OutboxMessage",
     "Payment",
+    "PaymentAccount",
     "PaymentAllocation",
     "PortalLink",
     "Product",
+    "ProviderEvent",
     "ReceivedDocument",
     "RecurringSchedule",
     "Refund",
     "ReminderRule",
     "RenderedFile",
     "Role",
+    "SavedPaymentMethod",
     "Tag",
     "TaxRate",
     "User",

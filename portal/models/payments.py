@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
@@ -15,7 +15,10 @@ from portal.models.documents import Document
 
 class Payment(PublicIdMixin, TimestampMixin, Model):
     __tablename__ = "payments"
-    __table_args__ = (CheckConstraint("amount_minor > 0", name="positive"),)
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="positive"),
+        UniqueConstraint("provider", "provider_payment_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
@@ -26,6 +29,10 @@ class Payment(PublicIdMixin, TimestampMixin, Model):
     method: Mapped[str] = mapped_column(String(30), default="bank_transfer")
     reference: Mapped[str] = mapped_column(String(120), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Set for money taken through a payment provider: which one, its id, and its fee.
+    provider: Mapped[str | None] = mapped_column(String(20), default=None)
+    provider_payment_id: Mapped[str | None] = mapped_column(String(120), default=None)
+    fee_minor: Mapped[int] = mapped_column(BigInteger, default=0)
 
     client: Mapped[Client] = relationship()
     allocations: Mapped[list[PaymentAllocation]] = relationship(
@@ -83,6 +90,7 @@ class Refund(PublicIdMixin, TimestampMixin, Model):
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     reference: Mapped[str] = mapped_column(String(120), default="")
+    provider_refund_id: Mapped[str | None] = mapped_column(String(120), default=None, unique=True)
 
     payment: Mapped[Payment | None] = relationship(
         back_populates="refunds", foreign_keys=[payment_id]

@@ -37,6 +37,10 @@ class RecurringSchedule(PublicIdMixin, TimestampMixin, Model):
     generated_count: Mapped[int] = mapped_column(default=0)
     next_run_on: Mapped[date | None] = mapped_column(Date, default=None)
     active: Mapped[bool] = mapped_column(default=True)
+    # Charge each generated invoice to the client's saved card at the provider.
+    saved_method_id: Mapped[int | None] = mapped_column(
+        ForeignKey("saved_payment_methods.id", ondelete="SET NULL"), default=None
+    )
 
     client: Mapped[Client] = relationship()
     template: Mapped[Document] = relationship(foreign_keys=[template_id])
