@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, Final, cast
@@ -120,21 +121,48 @@ def _plain(markup: str) -> str:
     return html.unescape(text).strip()
 
 
+def parse_template(stored: str | None) -> tuple[str, str] | None:
+    """A business's stored email template as (subject, body); None when it has no body."""
+    if stored and "\n" in stored.strip():
+        subject, body = stored.strip().split("\n", 1)
+        return subject.removeprefix("Subject:").strip(), body.strip()
+    return None
+
+
 def _template(business: Business, name: str) -> tuple[str, str]:
     own = db.session.scalar(
         select(DocumentTemplate.body).where(
             DocumentTemplate.business_id == business.id, DocumentTemplate.kind == f"email_{name}"
         )
     )
-    if own and "\n" in own.strip():
-        subject, body = own.strip().split("\n", 1)
-        return subject.removeprefix("Subject:").strip(), body.strip()
-    return DEFAULTS.get(name, DEFAULTS["invoice"])
+    return parse_template(own) or DEFAULTS.get(name, DEFAULTS["invoice"])
 
 
 def _render(template: tuple[str, str], context: Mapping[str, View]) -> tuple[str, str]:
     subject, body = template
     return _plain(render_markdown(subject, context)), str(render_markdown(body, context))
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str  # the body's HTML, without the page around it
+
+
+def render_email(
+    business: Business,
+    doc: Document,
+    client: Client,
+    template: tuple[str, str],
+    message: str = "",
+    today: date | None = None,
+) -> RenderedEmail:
+    """Subject, plain text and HTML of one email, exactly as ``compose`` makes them;
+    raise ``TemplateProblem`` when the template cannot be used."""
+    context = _context(business, doc, client, message, today or date.today())
+    subject, body = _render(template, context)
+    return RenderedEmail(subject, _plain(body), body)
 
 
 def _reply_to(business: Business) -> str | None:
@@ -150,12 +178,13 @@ def compose(
     """The email for one delivery: text and HTML from the (business's or default) template,
     the open pixel when tracking is on, and the document's PDF."""
     client = doc.client
-    context = _context(business, doc, client, message, date.today())
     try:
-        subject, body = _render(_template(business, template), context)
+        rendered = render_email(business, doc, client, _template(business, template), message)
     except TemplateProblem as exc:
         log.warning("business %s: email template %s unusable (%s)", business.id, template, exc)
-        subject, body = _render(DEFAULTS.get(template, DEFAULTS["invoice"]), context)
+        default = DEFAULTS.get(template, DEFAULTS["invoice"])
+        rendered = render_email(business, doc, client, default, message)
+    subject, body = rendered.subject, rendered.html
     pixel = ""
     if business.track_opens:
         src = html.escape(absolute_url(f"/t/{pixel_token(delivery)}.gif"))
@@ -172,7 +201,7 @@ def compose(
         to=tuple(delivery.to),
         cc=tuple(delivery.cc),
         subject=subject,
-        text=_plain(body),
+        text=rendered.text,
         html=page,
         reply_to=_reply_to(business),
         attachments=(Attachment(pdf.filename, pdf.data, "application/pdf"),),

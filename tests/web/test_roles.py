@@ -356,6 +356,24 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/app/settings/branding/templates/<kind>/reset"): Access(
         "branding.reset", Role.ADMIN, "/app/settings/branding/templates/invoice/reset", {}
     ),
+    ("GET", "/app/settings/email-templates/"): Access(
+        "email_templates.index", Role.ADMIN, "/app/settings/email-templates/"
+    ),
+    ("GET", "/app/settings/email-templates/<kind>"): Access(
+        "email_templates.edit", Role.ADMIN, "/app/settings/email-templates/invoice"
+    ),
+    ("POST", "/app/settings/email-templates/<kind>"): Access(
+        "email_templates.edit", Role.ADMIN, "/app/settings/email-templates/invoice", {}
+    ),
+    ("POST", "/app/settings/email-templates/<kind>/preview"): Access(
+        "email_templates.preview",
+        Role.ADMIN,
+        "/app/settings/email-templates/invoice/preview",
+        {},
+    ),
+    ("POST", "/app/settings/email-templates/<kind>/reset"): Access(
+        "email_templates.reset", Role.ADMIN, "/app/settings/email-templates/invoice/reset", {}
+    ),
     ("GET", "/app/settings/notifications"): Access(
         "notifications.index", Role.ADMIN, "/app/settings/notifications"
     ),
