@@ -1,0 +1,186 @@
+"""Analytics benchmark on public data: late-payment risk, revenue forecast, cohort retention.
+
+What is measured (the data sets and protocols are described in ``../shared/data/README.md``):
+
+1. Risk, on the IBM accounts-receivable invoices. Train on invoices issued before 2013-07-01,
+   test on the rest. Every feature uses only the client's invoices paid before the scored
+   invoice's issue date (the "online" variant); the priors use invoices paid before the cut-off.
+   ``Disputed`` of the scored invoice and its days to settle are never features. The model is
+   ``LatePaymentModel``; the baseline is the client's smoothed past late rate. Prints
+   ``risk_auc``, ``risk_auc_baseline``, ``risk_brier``, ``risk_brier_baseline`` (target: AUC at
+   least 0.05 above the baseline, Brier below it).
+2. Forecast, on the four monthly series (US retail, auscafe, souvenirs, Superstore monthly
+   Sales). The last 6 months are held out; the model sees only the months before. MASE uses the
+   training part's mean |y_t - y_{t-12}|; each series' model MASE is divided by the
+   seasonal-naive MASE on the same holdout, and the ratios are averaged:
+   ``forecast_mase_ratio`` (target 0.85 or less).
+3. Cohorts, on UCI Online Retail (the largest transaction set), filtered as the README says:
+   the active-client counts must equal ``reference_cohort_counts.csv`` cell for cell (the run
+   fails otherwise); ``cohort_seconds`` is the time of ``active_counts`` + ``retention``.
+
+Run from the project root: ``python bench/analytics.py [--data ../shared/data]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import brier_score_loss, roc_auc_score
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from analytics.cohorts import active_counts, retention  # noqa: E402
+from analytics.forecast import seasonal_forecast  # noqa: E402
+from analytics.risk import (  # noqa: E402
+    LatePaymentModel,
+    RiskPriors,
+    baseline_score,
+    is_late,
+    risk_features,
+)
+from analytics.too_little import TooLittleData  # noqa: E402
+
+CUTOFF = pd.Timestamp("2013-07-01")
+HOLDOUT = 6
+SEASON = 12
+
+
+def ar_invoices(data: Path) -> pd.DataFrame:
+    raw = pd.read_csv(
+        data / "ibm_accounts_receivable" / "WA_Fn-UseC_-Accounts-Receivable.csv",
+        dtype={"invoiceNumber": str, "customerID": str, "countryCode": str},
+    )
+    dates = {
+        c: pd.to_datetime(raw[c], format="%m/%d/%Y")
+        for c in ("InvoiceDate", "DueDate", "SettledDate")
+    }
+    return pd.DataFrame(
+        {
+            "client_id": raw["customerID"],
+            "issue_date": dates["InvoiceDate"],
+            "due_date": dates["DueDate"],
+            "amount_minor": (raw["InvoiceAmount"] * 100).round().astype("int64"),
+            "paid_date": dates["SettledDate"],
+            "disputed": raw["Disputed"] == "Yes",
+            "electronic": raw["PaperlessBill"] == "Electronic",
+        }
+    )
+
+
+def bench_risk(data: Path) -> dict[str, float]:
+    invoices = ar_invoices(data)
+    train = (invoices["issue_date"] < CUTOFF).to_numpy()
+    priors = RiskPriors.from_history(invoices[train], before=CUTOFF.date())
+    features = risk_features(invoices, priors)
+    late = is_late(invoices).to_numpy()
+    model = LatePaymentModel().fit(features[train], late[train])
+    test = ~train
+    score = model.predict_proba(features[test])[:, 1]
+    base = baseline_score(features[test])
+    return {
+        "risk_auc": float(roc_auc_score(late[test], score)),
+        "risk_auc_baseline": float(roc_auc_score(late[test], base)),
+        "risk_brier": float(brier_score_loss(late[test], score)),
+        "risk_brier_baseline": float(brier_score_loss(late[test], base)),
+    }
+
+
+def monthly_series(data: Path) -> dict[str, pd.Series]:
+    retail = pd.read_csv(data / "us_retail_sales" / "example_retail_sales.csv", parse_dates=["ds"])
+    cafe = pd.read_csv(data / "fpp_series" / "auscafe_monthly.csv", parse_dates=["month"])
+    souvenirs = pd.read_csv(data / "fpp_series" / "souvenirs_monthly.csv", parse_dates=["month"])
+    store = pd.read_csv(data / "superstore" / "superstore.csv", parse_dates=["Order Date"])
+    sales = store.groupby(store["Order Date"].dt.to_period("M"))["Sales"].sum()
+    return {
+        "us_retail": retail.set_index("ds")["y"].astype("float64"),
+        "auscafe": cafe.set_index("month")["expenditure_aud_billion"],
+        "souvenirs": souvenirs.set_index("month")["sales"],
+        "superstore": pd.Series(sales.to_numpy(), index=sales.index.to_timestamp()),
+    }
+
+
+def bench_forecast(data: Path) -> float:
+    ratios = []
+    for name, series in monthly_series(data).items():
+        train, actual = series.iloc[:-HOLDOUT], series.to_numpy()[-HOLDOUT:]
+        history = train.to_numpy()
+        scale = float(np.mean(np.abs(history[SEASON:] - history[:-SEASON])))
+        naive = history[len(history) - SEASON : len(history) - SEASON + HOLDOUT]
+        result = seasonal_forecast(train, horizon=HOLDOUT)
+        if isinstance(result, TooLittleData):
+            raise SystemExit(f"{name}: {result.message}")
+        model_mase = float(np.mean(np.abs(actual - result.frame["point"].to_numpy()))) / scale
+        naive_mase = float(np.mean(np.abs(actual - naive))) / scale
+        ratios.append(model_mase / naive_mase)
+        print(
+            f"  {name}: {result.model.describe()}; MASE {model_mase:.3f} vs seasonal-naive "
+            f"{naive_mase:.3f} (ratio {model_mase / naive_mase:.3f})"
+        )
+    return float(np.mean(ratios))
+
+
+def bench_cohorts(data: Path) -> float:
+    folder = data / "uci_online_retail"
+    rows = pd.read_csv(
+        folder / "online_retail.csv.gz",
+        dtype={"InvoiceNo": str, "StockCode": str, "CustomerID": "Int64"},
+        parse_dates=["InvoiceDate"],
+    )
+    kept = rows[
+        rows["CustomerID"].notna()
+        & ~rows["InvoiceNo"].str.startswith("C")
+        & (rows["Quantity"] > 0)
+        & (rows["UnitPrice"] > 0)
+    ]
+    transactions = pd.DataFrame({"client_id": kept["CustomerID"], "date": kept["InvoiceDate"]})
+    start = time.perf_counter()
+    counts = active_counts(transactions)
+    retention(counts)
+    seconds = time.perf_counter() - start
+
+    reference = pd.read_csv(folder / "reference_cohort_counts.csv").set_index("cohort_month")
+    mine = counts.astype("float64")
+    mine.index = mine.index.astype(str)
+    mine.columns = [f"m{k}" for k in mine.columns]
+    if list(mine.index) != list(reference.index) or list(mine.columns) != list(reference.columns):
+        raise SystemExit(f"cohort table shape differs: {mine.shape} vs {reference.shape}")
+    same = (mine.to_numpy() == reference.to_numpy()) | (mine.isna() & reference.isna()).to_numpy()
+    if not same.all():
+        raise SystemExit(f"cohort counts differ from the reference in {int((~same).sum())} cells")
+    print(f"  cohort counts equal the reference: {int(reference.notna().sum().sum())} cells")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    data = parser.parse_args().data
+    if not data.exists():
+        raise SystemExit(f"no data folder at {data}")
+
+    risk = bench_risk(data)
+    for name, value in risk.items():
+        print(f"{name}: {value:.4f}")
+    ratio = bench_forecast(data)
+    print(f"forecast_mase_ratio: {ratio:.3f}")
+    seconds = bench_cohorts(data)
+    print(f"cohort_seconds: {seconds:.3f}")
+
+    auc_ok = risk["risk_auc"] >= risk["risk_auc_baseline"] + 0.05
+    brier_ok = risk["risk_brier"] < risk["risk_brier_baseline"]
+    print(
+        f"summary: risk AUC +{risk['risk_auc'] - risk['risk_auc_baseline']:.3f} over baseline "
+        f"(target +0.050: {'met' if auc_ok else 'NOT met'}); Brier "
+        f"{'below' if brier_ok else 'NOT below'} baseline; forecast ratio "
+        f"{'met' if ratio <= 0.85 else 'NOT met'} (target <= 0.85); cohorts match the reference"
+    )
+
+
+if __name__ == "__main__":
+    main()
