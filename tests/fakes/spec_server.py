@@ -8,6 +8,7 @@ Subclasses implement ``handle``; the spec is loaded once per process (the Stripe
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterable
 from functools import cache
@@ -15,9 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from openapi_core import OpenAPI
+from openapi_core import Config, OpenAPI
+from openapi_core.casting.schemas import (
+    oas30_write_schema_casters_factory,
+    oas31_schema_casters_factory,
+)
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
-from werkzeug.serving import make_server
+from openapi_core.deserializing.styles import StyleDeserializersFactory, style_deserializers
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs"
@@ -39,7 +45,72 @@ def openapi_for(relative: str, patch: Callable[[dict[str, Any]], None] | None = 
     spec["servers"] = [{"url": "/"}]
     if patch is not None:
         patch(spec)
-    return OpenAPI.from_dict(spec)
+    casters = (
+        oas30_write_schema_casters_factory
+        if str(spec.get("openapi", "3.0")).startswith("3.0")
+        else oas31_schema_casters_factory
+    )
+    styles = StyleDeserializersFactory(
+        casters, style_deserializers={**style_deserializers, "deepObject": deep_object_loads}
+    )
+    return OpenAPI.from_dict(spec, config=Config(style_deserializers_factory=styles))
+
+
+_BRACKETS = re.compile(r"\[([^\[\]]*)\]")
+
+
+def deep_object_loads(explode: bool, name: str, schema_type: str, location: Any) -> Any:
+    """``style: deepObject`` nested to any depth, as Stripe's form bodies and queries are written
+    (``line_items[0][price_data][currency]=eur``, ``expand[0]=payment_intent``). openapi-core's
+    own reading takes one level only and refuses arrays, so such bodies went unchecked."""
+    if not explode:
+        raise ValueError("deepObject needs explode")
+    pairs = location.items(multi=True) if hasattr(location, "getlist") else location.items()
+    root: dict[str, Any] = {}
+    found = False
+    for key, value in pairs:
+        if not key.startswith(name + "["):
+            continue
+        rest = key[len(name) :]
+        segments = _BRACKETS.findall(rest)
+        if "".join(f"[{segment}]" for segment in segments) != rest:
+            raise ValueError(f"malformed key {key!r}")
+        found = True
+        node = root
+        for depth, segment in enumerate(segments):
+            part = segment if segment else str(len(node))
+            if depth == len(segments) - 1:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    raise ValueError(f"{key!r} mixes a value and an object")
+    if not found:
+        raise KeyError(name)
+    return _listify(root) if schema_type == "array" else _listify_children(root)
+
+
+def _listify_children(node: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: _listify(value) if isinstance(value, dict) else value for key, value in node.items()
+    }
+
+
+def _listify(node: Any) -> Any:
+    """``{"0": a, "1": b}`` is the list ``[a, b]``: the form has no other way to say it."""
+    if not isinstance(node, dict):
+        return node
+    children = _listify_children(node)
+    if children and all(key.isdigit() for key in children):
+        return [children[key] for key in sorted(children, key=int)]
+    return children
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No request line on stderr for every call a test makes."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
 
 
 class SpecServer:
@@ -53,7 +124,9 @@ class SpecServer:
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.lock = threading.RLock()
         self._apis = [openapi_for(s, type(self).patch) for s in self.specs]
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self._server = make_server(
+            "127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler
+        )
         self.base = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -119,4 +192,6 @@ def _details(error: BaseException, into: list[str]) -> None:
         for schema_error in getattr(seen, "schema_errors", ()) or ():
             path = "/".join(map(str, getattr(schema_error, "absolute_path", ())))
             into.append(f"  {path or '(root)'}: {getattr(schema_error, 'message', schema_error)}")
+        if seen is not error and not getattr(seen, "schema_errors", None):
+            into.append(f"  {seen!r}")  # e.g. CastError(value='ten', type='integer')
         seen = seen.__cause__
