@@ -3,9 +3,11 @@ and of the webhooks Stripe would send."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
 import secrets
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -237,7 +239,7 @@ def test_declined_card_is_a_failed_payment_and_a_later_success_the_same_payment(
     assert {event.provider_payment_id for event in paid} == {failed.provider_payment_id}
 
 
-def test_setup_mode_completion_and_unknown_events_give_nothing(fake: FakeStripe) -> None:
+def test_event_types_we_do_not_use_give_nothing(fake: FakeStripe) -> None:
     gateway = StripeGateway(config(fake))
     body = json.dumps(
         {
@@ -558,3 +560,43 @@ def test_the_fake_checks_nested_form_bodies_against_the_spec(server: FakeStripe)
     assert answer["error"]["message"] == "Received unknown parameter: colour"
     assert server.problems == ["POST /v1/checkout/sessions: unknown parameter 'colour'"]
     server.problems.clear()
+
+
+def test_webhooks_are_delivered_to_the_url_and_the_receiver_may_call_back(
+    fake: FakeStripe,
+) -> None:
+    """The receiver parses while the fake waits for its answer: a ``charge.refunded`` makes the
+    adapter list refunds from inside the delivery, which must not deadlock the fake."""
+    gateway = StripeGateway(config(fake))
+    parsed: list[PaymentEvent] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            parsed.extend(gateway.parse_webhook(dict(self.headers.items()), body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
+    thread.start()
+    fake.webhook_url = f"http://127.0.0.1:{receiver.server_address[1]}/hooks/stripe"
+    try:
+        intent_id = paid_checkout(fake, gateway)
+        refund_id = fake.refund_from_dashboard(intent_id, 45)
+    finally:
+        fake.webhook_url = None
+        receiver.shutdown()
+        receiver.server_close()
+        thread.join(timeout=5)
+
+    assert [kind for _, kind in fake.deliveries[-3:]] == [200, 200, 200]
+    assert [event.kind for event in parsed] == [
+        EventKind.PAYMENT_SUCCEEDED,
+        EventKind.PAYMENT_SUCCEEDED,
+        EventKind.REFUND_SUCCEEDED,
+    ]
+    assert (parsed[-1].provider_refund_id, parsed[-1].amount_minor) == (refund_id, 45)
