@@ -250,7 +250,7 @@ def _call(send: Callable[[], T]) -> T:
         )
         retryable = status is None or status == 429 or status >= 500
         raise GatewayError(
-            f"square: {details or 'HTTP ' + str(status)}", retryable=retryable, status=status
+            f"square: HTTP {status}: {details or 'no detail'}", retryable=retryable, status=status
         ) from error
     except httpx.HTTPError as error:
         raise GatewayError(f"square: {error!r}", retryable=True) from error
