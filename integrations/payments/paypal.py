@@ -18,8 +18,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from apimatic_core.exceptions.auth_validation_exception import AuthValidationException
 from paypalserversdk.configuration import Configuration, Server
 from paypalserversdk.exceptions.api_exception import ApiException
+from paypalserversdk.exceptions.o_auth_provider_exception import OAuthProviderException
 from paypalserversdk.http.auth.o_auth_2 import ClientCredentialsAuthCredentials
 from paypalserversdk.models.amount_with_breakdown import AmountWithBreakdown
 from paypalserversdk.models.checkout_payment_intent import CheckoutPaymentIntent
@@ -47,9 +49,6 @@ from integrations.payments.base import (
     WebhookRejected,
 )
 from integrations.payments.money import to_decimal_string, to_minor
-
-# A token this close to its expiry is fetched anew rather than sent.
-TOKEN_CLOCK_SKEW_SECONDS = 60
 
 WEBHOOK_HEADERS = {
     "auth_algo": "paypal-auth-algo",
@@ -104,7 +103,6 @@ class PayPalGateway:
             o_auth_client_id=self._client_id,
             o_auth_client_secret=self._client_secret,
             o_auth_token_provider=lambda _last, _auth: self._access_token(),
-            o_auth_clock_skew=TOKEN_CLOCK_SKEW_SECONDS,
         )
         configuration = _Configuration(
             self._config.base_url,
@@ -371,19 +369,35 @@ class PayPalGateway:
 
     # -- transport ---------------------------------------------------------------------------
 
-    def _call(self, send: Callable[[], Any]) -> dict[str, Any]:
-        """One SDK call; PayPal's refusals and network failures become ``GatewayError``."""
+    def _call(self, send: Callable[[], Any], *, fresh_token: bool = False) -> dict[str, Any]:
+        """One SDK call; PayPal's refusals and network failures become ``GatewayError``.
+
+        A 401 on an API call means PayPal no longer takes our token (revoked, or expired early):
+        forget it and try once more with a new one. The SDK keeps its own copy of the token, so
+        the client is built anew."""
         try:
             response = send()
         except ApiException as error:
+            token_refused = error.response_code == 401 and not isinstance(
+                error, OAuthProviderException
+            )
+            if token_refused and not fresh_token:
+                with self._token_lock:
+                    self._token = None
+                    self._client = self._new_client()
+                return self._call(send, fresh_token=True)
             raise _refusal(error.response_code, getattr(error.response, "text", "")) from error
         except GatewayError:
             raise
+        except AuthValidationException as error:  # the token endpoint gave a dead token
+            raise GatewayError(f"PayPal gave no usable token: {error}", retryable=True) from error
         except OSError as error:  # requests' errors are OSErrors too
             raise GatewayError(f"PayPal unreachable: {error}", retryable=True) from error
         return _json_object(response.text)
 
-    def _post_json(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def _post_json(
+        self, path: str, payload: dict[str, Any], *, fresh_token: bool = False
+    ) -> dict[str, Any]:
         token = self._call_token()
         request = urllib.request.Request(  # noqa: S310 -- base_url is our configuration, not input
             self._config.base_url.rstrip("/") + path,
@@ -399,7 +413,14 @@ class PayPalGateway:
             with urllib.request.urlopen(request, timeout=self._config.timeout) as answer:  # noqa: S310
                 return _json_object(answer.read().decode())
         except urllib.error.HTTPError as error:
-            raise _refusal(error.code, error.read().decode(errors="replace")) from error
+            with error:
+                text = error.read().decode(errors="replace")
+            if error.code == 401 and not fresh_token:
+                with self._token_lock:
+                    self._token = None
+                    self._client = self._new_client()
+                return self._post_json(path, payload, fresh_token=True)
+            raise _refusal(error.code, text) from error
         except OSError as error:
             raise GatewayError(f"PayPal unreachable: {error}", retryable=True) from error
 

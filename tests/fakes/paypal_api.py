@@ -60,11 +60,14 @@ def _fit_specs_for_validation(spec: dict[str, Any]) -> None:
     - The security requirements go: openapi-core has no provider for ``oauth2`` schemes and warns
       "Unsupported scheme type" on every request, which the test suite turns into an error. The
       fake checks the Bearer token itself (``_authorized``).
+    - Orders and Payments describe their ``default`` error answer as one of the errors they list,
+      none of which is the documented 429 ``RATE_LIMIT_REACHED``; it is added to that list.
     - The notifications spec marks every property of ``event`` read-only, yet the documented
       verify-webhook-signature request carries the event exactly as received (the spec's own
       example does): as written, no valid request could pass a validator that honours readOnly.
     """
     spec.pop("security", None)
+    _add_rate_limit_error(spec)
     for operations in spec.get("paths", {}).values():
         for operation in operations.values():
             if isinstance(operation, dict):
@@ -77,6 +80,27 @@ def _fit_specs_for_validation(spec: dict[str, Any]) -> None:
             prop.pop("readOnly", None)
             if isinstance(prop.get("items"), dict):
                 prop["items"].pop("readOnly", None)
+
+
+def _add_rate_limit_error(spec: dict[str, Any]) -> None:
+    schemas = spec.get("components", {}).get("schemas", {})
+    if "error_default" not in schemas:
+        return
+    schemas["error_429"] = {
+        "type": "object",
+        "title": "Too Many Requests Error",
+        "properties": {
+            "name": {"type": "string", "enum": ["RATE_LIMIT_REACHED"]},
+            "message": {"type": "string"},
+            "debug_id": {"type": "string"},
+            "details": {"type": "array", "items": {"$ref": "#/components/schemas/error_details"}},
+            "links": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/error_link_description"},
+            },
+        },
+    }
+    schemas["error_default"]["oneOf"].append({"$ref": "#/components/schemas/error_429"})
 
 
 @cache
@@ -531,6 +555,7 @@ class FakePayPal(SpecServer):
                     content_type="text/html; charset=utf-8",
                 )
             self._approve(order)
+            self._send_event("CHECKOUT.ORDER.APPROVED", "checkout-order", order)
             target = _with_query(
                 held["return_url"] or f"{self.base}/", token=order_id, PayerID=PAYER_ID
             )
@@ -574,7 +599,9 @@ class FakePayPal(SpecServer):
     def approve(self, order_id: str) -> None:
         """What the payer does on the hosted page, for tests that do not drive it."""
         with self.lock:
-            self._approve(self.orders[order_id]["order"])
+            order = self.orders[order_id]["order"]
+            self._approve(order)
+            self._send_event("CHECKOUT.ORDER.APPROVED", "checkout-order", order)
 
     # -- Payments v2 -------------------------------------------------------------------------
 
@@ -777,7 +804,14 @@ class FakePayPal(SpecServer):
             self._check(PAYMENTS, "capture-2", resource, event_type)
         elif resource_type == "refund":
             self._check(PAYMENTS, "refund", resource, event_type)
-        amount = resource.get("amount") or resource.get("dispute_amount") or {}
+        elif resource_type == "checkout-order":
+            self._check(ORDERS, "order", resource, event_type)
+        amount = (
+            resource.get("amount")
+            or resource.get("dispute_amount")
+            or resource.get("purchase_units", [{}])[0].get("amount")
+            or {}
+        )
         event = {
             "id": event_id,
             "event_version": "1.0",
@@ -841,6 +875,7 @@ class FakePayPal(SpecServer):
                     with urllib.request.urlopen(post, timeout=10) as answer:
                         outcome = int(answer.status)
             except urllib.error.HTTPError as error:
+                error.close()
                 outcome = error.code
             except OSError as error:
                 outcome = repr(error)
