@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import html
 import json
-import logging
 import queue
 import secrets
 import string
@@ -51,8 +50,6 @@ _EXPONENTS = {
     **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
 }
 _ALPHABET = string.ascii_letters + string.digits
-
-logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
 
 
 def patch_square_spec(spec: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from integrations.payments.base import (
@@ -333,6 +333,11 @@ def test_a_payment_that_carries_the_reference_needs_no_order(fake, gateway):
     assert fake.requests == []
 
 
+class _Quiet(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
 def test_webhooks_are_posted_to_the_webhook_url_in_order(fake, gateway):
     received: list[tuple[dict[str, str], bytes]] = []
 
@@ -341,7 +346,7 @@ def test_webhooks_are_posted_to_the_webhook_url_in_order(fake, gateway):
         received.append((dict(request.headers), request.get_data()))
         return Response("", 200)
 
-    server = make_server("127.0.0.1", 0, receiver)
+    server = make_server("127.0.0.1", 0, receiver, request_handler=_Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
