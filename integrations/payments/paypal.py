@@ -65,6 +65,8 @@ REFUND_STATUS = {
     "CANCELLED": "failed",
 }
 PAID_CAPTURE = ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED")
+# PayPal takes these in whole units although ISO 4217 gives them two decimals.
+WHOLE_UNITS_ONLY = ("HUF", "TWD")
 DISPUTE_KIND = {
     "CUSTOMER.DISPUTE.CREATED": EventKind.DISPUTE_OPENED,
     "CUSTOMER.DISPUTE.UPDATED": EventKind.DISPUTE_UPDATED,
@@ -140,8 +142,7 @@ class PayPalGateway:
             purchase_units=[
                 PurchaseUnitRequest(
                     amount=AmountWithBreakdown(
-                        currency_code=currency,
-                        value=to_decimal_string(request.amount_minor, currency),
+                        currency_code=currency, value=_paypal_value(request.amount_minor, currency)
                     ),
                     custom_id=request.reference,
                     invoice_id=request.reference,
@@ -201,7 +202,7 @@ class PayPalGateway:
         currency = request.currency.upper()
         body = PayPalRefundRequest(
             amount=Money(
-                currency_code=currency, value=to_decimal_string(request.amount_minor, currency)
+                currency_code=currency, value=_paypal_value(request.amount_minor, currency)
             )
         )
         if request.reason:
@@ -467,6 +468,18 @@ def _json_object(text: str) -> dict[str, Any]:
         ) from error
     if not isinstance(value, dict):
         raise GatewayError(f"PayPal answered with no JSON object: {text[:200]!r}", retryable=True)
+    return value
+
+
+def _paypal_value(amount_minor: int, currency: str) -> str:
+    value = to_decimal_string(amount_minor, currency)
+    if currency in WHOLE_UNITS_ONLY:
+        whole, _, cents = value.partition(".")
+        if cents.strip("0"):
+            raise GatewayError(
+                f"PayPal takes {currency} in whole units only, not {value}", retryable=False
+            )
+        return whole
     return value
 
 

@@ -43,6 +43,8 @@ ORDERS = "paypal/checkout_orders_v2.json"
 PAYMENTS = "paypal/payments_payment_v2.json"
 NOTIFICATIONS = "paypal/notifications_webhooks_v1.json"
 
+# PayPal's currency table: no decimals for these, although ISO 4217 gives them two.
+WHOLE_UNITS_ONLY = ("HUF", "TWD")
 FEE_RATE = Decimal("0.0349")
 FEE_FIXED_MINOR = 49
 # The approval page sends the payer back with PayerID=FAKEPAYER; in API bodies the spec wants
@@ -377,9 +379,11 @@ class FakePayPal(SpecServer):
         payload = request.get_json(silent=True) or {}
         unit = payload["purchase_units"][0]
         amount = unit["amount"]
-        digits = _exponent(amount["currency_code"])
+        digits = (
+            0 if amount["currency_code"] in WHOLE_UNITS_ONLY else _exponent(amount["currency_code"])
+        )
         decimals = len(amount["value"].partition(".")[2])
-        if decimals > digits:
+        if decimals > digits or (digits == 0 and "." in amount["value"]):
             issue = "DECIMALS_NOT_SUPPORTED" if digits == 0 else "DECIMAL_PRECISION"
             if digits == 0:
                 return self._error(

@@ -118,6 +118,17 @@ def test_zero_decimal_currency_is_sent_without_decimals(
     assert fake.problems == []
 
 
+def test_currencies_paypal_takes_in_whole_units(fake: FakePayPal, gateway: PayPalGateway) -> None:
+    checkout = gateway.create_checkout(checkout_request(amount_minor=150000, currency="HUF"))
+
+    unit = fake.orders[checkout.provider_id]["order"]["purchase_units"][0]
+    assert unit["amount"] == {"currency_code": "HUF", "value": "1500"}
+    with pytest.raises(GatewayError, match=re.escape("PayPal takes HUF in whole units only")):
+        gateway.create_checkout(checkout_request(amount_minor=150050, currency="HUF"))
+    assert len(fake.orders) == 1
+    assert fake.problems == []
+
+
 def test_the_same_idempotency_key_gives_the_same_order(
     fake: FakePayPal, gateway: PayPalGateway
 ) -> None:
@@ -169,6 +180,33 @@ def test_confirm_captures_once_even_when_called_twice(
     # 3.49 % of 123.45 is 4.308..., 431 minor units half up, plus 49 fixed.
     assert first.fee_minor == 480
     assert first.occurred_at.tzinfo is not None
+    order_id = checkout.provider_id
+    assert (f"orders.capture:{order_id}", f"capture-{order_id}") in fake.request_ids
+    assert fake.problems == []
+
+
+def test_payers_returning_at_once_capture_once(fake: FakePayPal, gateway: PayPalGateway) -> None:
+    checkout = gateway.create_checkout(checkout_request())
+    pay_on_hosted_page(checkout)
+    gateways = [
+        PayPalGateway(GatewayConfig("paypal", fake.base, fake.credentials)) for _ in range(6)
+    ]
+    start = threading.Barrier(len(gateways))
+    results: list[PaymentEvent | None] = [None] * len(gateways)
+
+    def confirm(index: int) -> None:
+        start.wait(timeout=10)
+        results[index] = gateways[index].confirm_checkout(checkout.provider_id)
+
+    threads = [threading.Thread(target=confirm, args=(i,)) for i in range(len(gateways))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert results[0] is not None
+    assert results == [results[0]] * len(gateways)
+    assert fake.capture_requests == [checkout.provider_id]
     assert fake.problems == []
 
 
