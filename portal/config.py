@@ -95,6 +95,16 @@ def from_environment(
         "SLACK_API_BASE": _env("SLACK_API_BASE", "https://slack.com/api/"),
         "NOTIFY_TIMEOUT": float(_env("NOTIFY_TIMEOUT", "10") or 10),
         "NOTIFY_ANY_HOST": _flag("NOTIFY_ANY_HOST", False),
+        # Payment providers' API roots. A provider is offered to businesses only once its root
+        # is set (https://api.stripe.com, https://api-m.paypal.com, https://connect.squareup.com,
+        # or their sandboxes); tests point them at fakes on 127.0.0.1.
+        "STRIPE_API_BASE": _env("STRIPE_API_BASE"),
+        "PAYPAL_API_BASE": _env("PAYPAL_API_BASE"),
+        "SQUARE_API_BASE": _env("SQUARE_API_BASE"),
+        "PAYMENTS_TIMEOUT": float(_env("PAYMENTS_TIMEOUT", "20") or 20),
+        # Stripe Connect: the platform's cut of each payment to a connected account, in basis
+        # points (100 = 1%).
+        "STRIPE_APPLICATION_FEE_BPS": int(_env("STRIPE_APPLICATION_FEE_BPS", "0") or 0),
         # Keys that sign ShareEnvelopes: {"key id": "hmac:<base64>" | "ed25519:<base64 public>"}.
         "ENVELOPE_KEYS": _json_env("ENVELOPE_KEYS"),
         # Uploads (logos, e-invoices, envelopes) larger than this are refused with 413.

@@ -30,6 +30,7 @@ EVENTS = {
     "invoice.overdue": "Invoice overdue",
     "quote.accepted": "Quote accepted",
     "payment.failed": "Payment failed",
+    "payment.disputed": "Payment disputed",
     "delivery.failed": "Email not delivered",
     "scheduler.stalled": "Scheduler stalled",
 }

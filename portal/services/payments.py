@@ -14,6 +14,7 @@ from portal.billing.money import Money, require_minor
 from portal.billing.status import OPEN_STATUSES
 from portal.extensions import db
 from portal.models import (
+    Business,
     Client,
     CreditApplication,
     Document,
@@ -22,6 +23,7 @@ from portal.models import (
     PaymentAllocation,
     Refund,
     Role,
+    User,
 )
 from portal.services import audit, balances, documents, notifications
 from portal.services.actors import Actor
@@ -33,6 +35,7 @@ METHODS = {
     "cash": "Cash",
     "cheque": "Cheque",
     "direct_debit": "Direct debit",
+    "paypal": "PayPal",
     "other": "Other",
 }
 
@@ -48,6 +51,10 @@ class PaymentData:
     notes: str = ""
     # (invoice public id, amount) pairs; the rest of the payment becomes client credit.
     allocations: tuple[tuple[str, Decimal], ...] = ()
+    # Money taken through a payment provider: which one, its id for the payment, its fee.
+    provider: str | None = None
+    provider_payment_id: str | None = None
+    fee_minor: int = 0
 
 
 def _minor(amount: Decimal, currency: str, field: str) -> int:
@@ -102,6 +109,9 @@ def record_payment(actor: Actor, data: PaymentData) -> Payment:
         method=data.method,
         reference=data.reference.strip(),
         notes=data.notes,
+        provider=data.provider,
+        provider_payment_id=data.provider_payment_id,
+        fee_minor=data.fee_minor,
     )
     db.session.add(payment)
     remaining = amount
@@ -207,13 +217,47 @@ def get_payment(actor: Actor, public_id: str) -> Payment:
 def refund_payment(
     actor: Actor, public_id: str, amount: Decimal, refunded_on: date, reference: str = ""
 ) -> Refund:
-    """Pay money back: first from the unallocated part, then undoing the latest allocations."""
+    """Pay money back: first from the unallocated part, then undoing the latest allocations.
+
+    A payment taken through a provider is refunded there first (idempotently); the refund is
+    recorded here with the provider's id, so its webhook later changes nothing."""
     actor.require(Role.ACCOUNTANT)
     payment = get_payment(actor, public_id)
     minor = _minor(amount, payment.currency, "amount")
     refunded = sum(r.amount_minor for r in payment.refunds)
     if minor > payment.amount_minor - refunded:
         raise InvalidInput({"amount": "That is more than is left of the payment to refund."})
+    provider_refund_id = None
+    if payment.provider and payment.provider_payment_id:
+        from portal.services import provider_payments  # a cycle: it records through here
+
+        provider_refund_id = provider_payments.refund_at_provider(
+            payment, minor, len(payment.refunds)
+        )
+        reference = reference or f"{payment.provider} refund {provider_refund_id}"
+    refund = apply_refund(
+        actor.business,
+        actor.user,
+        payment,
+        minor,
+        refunded_on,
+        reference,
+        provider_refund_id=provider_refund_id,
+    )
+    db.session.commit()
+    return refund
+
+
+def apply_refund(
+    business: Business,
+    user: User | None,
+    payment: Payment,
+    minor: int,
+    refunded_on: date,
+    reference: str = "",
+    provider_refund_id: str | None = None,
+) -> Refund:
+    """Record a refund in the caller's transaction and reopen what it takes back."""
     free = balances.payment_unallocated(payment)
     to_release = minor - max(free, 0)
     touched: list[Document] = []
@@ -221,32 +265,37 @@ def refund_payment(
         if to_release <= 0:
             break
         take = min(allocation.amount_minor, to_release)
-        allocation.amount_minor -= take
         to_release -= take
         touched.append(allocation.document)
-        if allocation.amount_minor == 0:
-            payment.allocations.remove(allocation)
+        if take == allocation.amount_minor:
+            payment.allocations.remove(allocation)  # never an amount of 0: the check refuses it
+        else:
+            allocation.amount_minor -= take
     refund = Refund(
-        business_id=actor.business.id,
+        business_id=business.id,
         payment_id=payment.id,
         refunded_on=refunded_on,
         amount_minor=minor,
         currency=payment.currency,
-        reference=reference.strip(),
+        reference=reference.strip()[:120],
+        provider_refund_id=provider_refund_id,
     )
     db.session.add(refund)
     db.session.flush()
     for doc in touched:
         balances.refresh(doc)
     audit.record(
-        business=actor.business,
-        actor=actor.user,
+        business=business,
+        actor=user,
         action="payment.refunded",
         entity_type="payment",
         entity_id=payment.public_id,
-        after={"refund_minor": minor, "reference": refund.reference},
+        after={
+            "refund_minor": minor,
+            "reference": refund.reference,
+            "provider_refund_id": provider_refund_id,
+        },
     )
-    db.session.commit()
     return refund
 
 

@@ -17,13 +17,16 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
+from portal.billing.money import Money
 from portal.documents import cache
 from portal.documents.views import document_page
 from portal.extensions import limiter
 from portal.models import Document, DocumentKind
+from portal.services import checkout as checkouts
 from portal.services import client_portal as portal
-from portal.services import delivery
+from portal.services import delivery, experiments
 from portal.services.errors import InvalidInput, NotFound
+from portal.services.mail import absolute_url
 from portal.services.pricing import business_today
 
 bp = Blueprint("client_portal", __name__, url_prefix="/pay")
@@ -75,6 +78,12 @@ def _document_view(
     if doc.viewed_at is None:
         delivery.record_view(doc)
     page = document_page(doc, opened.business)
+    assignment = experiments.assign(opened.business, opened.link)
+    options = checkouts.pay_options(opened, doc, assignment)
+    if options is None:
+        assignment = None  # nothing to pay: no visit to count
+    elif assignment is not None:
+        experiments.record(assignment, opened.link, "viewed")
     return render_template(
         "client_portal/document.html",
         opened=opened,
@@ -83,6 +92,9 @@ def _document_view(
         errors=errors or {},
         is_quote=doc.kind is DocumentKind.QUOTE,
         can_decide=doc.kind is DocumentKind.QUOTE and doc.status == "sent",
+        pay=options,
+        variant=assignment.settings if assignment else experiments.VariantSettings(),
+        notice=request.args.get("notice", ""),
     )
 
 
@@ -225,3 +237,73 @@ def brand_css(token: str) -> ResponseReturnValue:
     colour = opened.business.brand_color or ""
     colour = colour if _HEX.match(colour) else DEFAULT_BRAND
     return Response(render_template("client_portal/brand.css", colour=colour), mimetype="text/css")
+
+
+# --- paying online ------------------------------------------------------------------------
+
+
+def _checkout(token: str, public_id: str | None) -> ResponseReturnValue:
+    opened = portal.open_link(token)
+    doc = opened.document if public_id is None else portal.document_for(opened, public_id)
+    if doc is None:
+        abort(404)
+    try:
+        url = checkouts.start(
+            opened,
+            doc,
+            request.form.get("provider", ""),
+            request.form.get("amount"),
+            assignment=experiments.assign(opened.business, opened.link),
+            return_url=lambda cid: absolute_url(url_for(".checkout_return", token=token, cid=cid)),
+            cancel_url=lambda cid: absolute_url(url_for(".checkout_cancel", token=token, cid=cid)),
+        )
+    except InvalidInput as error:
+        return _document_view(opened, doc, error.errors), 422
+    return redirect(url, 303)
+
+
+@bp.post("/<token>/checkout")
+def checkout(token: str) -> ResponseReturnValue:
+    return _checkout(token, None)
+
+
+@bp.post("/<token>/documents/<public_id>/checkout")
+def document_checkout(token: str, public_id: str) -> ResponseReturnValue:
+    return _checkout(token, public_id)
+
+
+def _receipt(token: str, cid: str, template: str) -> ResponseReturnValue:
+    opened = portal.open_link(token)
+    found = checkouts.finish(opened, cid)
+    return render_template(
+        template,
+        opened=opened,
+        checkout=found,
+        doc=found.document,
+        amount=Money(found.amount_minor, found.currency),
+        back=_back(token, opened, found.document),
+    )
+
+
+def _back(token: str, opened: portal.Opened, doc: Document | None) -> str:
+    if doc is None or opened.document is not None:
+        return url_for(".home", token=token)
+    return url_for(".document", token=token, public_id=doc.public_id)
+
+
+@bp.get("/<token>/checkouts/<cid>/return")
+def checkout_return(token: str, cid: str) -> ResponseReturnValue:
+    return _receipt(token, cid, "client_portal/receipt.html")
+
+
+@bp.get("/<token>/checkouts/<cid>/status")
+def checkout_status(token: str, cid: str) -> ResponseReturnValue:
+    return _receipt(token, cid, "client_portal/_receipt_status.html")
+
+
+@bp.get("/<token>/checkouts/<cid>/cancel")
+def checkout_cancel(token: str, cid: str) -> ResponseReturnValue:
+    opened = portal.open_link(token)
+    found = checkouts.cancel(opened, cid)
+    back = _back(token, opened, found.document)
+    return redirect(f"{back}?notice=cancelled", 303)

@@ -17,9 +17,11 @@ from integrations.notify.email import OutgoingEmail
 from portal.extensions import db
 from portal.models import (
     AuditEvent,
+    Checkout,
     DocumentKind,
     NotificationChannel,
     OutboxMessage,
+    PaymentAccount,
     ReceivedDocument,
     Role,
 )
@@ -31,6 +33,7 @@ from portal.services import (
     credit_notes,
     delivery,
     documents,
+    experiments,
     jobs,
     mail,
     quotes,
@@ -55,6 +58,8 @@ class Access:
     need: Role | str
     url: str  # formatted with the ids of the business's objects
     data: dict[str, str] | None = None
+    # What an allowed call answers, where it is not one of ALLOWED (a webhook without a body).
+    statuses: frozenset[int] | None = None
 
 
 # (method, rule) -> who may call it, and how to call it with real ids.
@@ -191,6 +196,51 @@ ACCESS: dict[tuple[str, str], Access] = {
     ),
     ("GET", "/pay/<token>/brand.css"): Access(
         "client_portal.brand_css", PUBLIC, "/pay/{portal_token}/brand.css"
+    ),
+    ("POST", "/pay/<token>/checkout"): Access(
+        "client_portal.checkout", PUBLIC, "/pay/{invoice_link}/checkout", {"provider": "stripe"}
+    ),
+    ("POST", "/pay/<token>/documents/<public_id>/checkout"): Access(
+        "client_portal.document_checkout",
+        PUBLIC,
+        "/pay/{portal_token}/documents/{portal_invoice}/checkout",
+        {"provider": "stripe"},
+    ),
+    ("GET", "/pay/<token>/checkouts/<cid>/return"): Access(
+        "client_portal.checkout_return", PUBLIC, "/pay/{portal_token}/checkouts/{checkout}/return"
+    ),
+    ("GET", "/pay/<token>/checkouts/<cid>/status"): Access(
+        "client_portal.checkout_status", PUBLIC, "/pay/{portal_token}/checkouts/{checkout}/status"
+    ),
+    ("GET", "/pay/<token>/checkouts/<cid>/cancel"): Access(
+        "client_portal.checkout_cancel", PUBLIC, "/pay/{portal_token}/checkouts/{checkout}/cancel"
+    ),
+    ("POST", "/hooks/payments/<provider>/<account_id>"): Access(
+        "hooks.payment_webhook",
+        PUBLIC,
+        "/hooks/payments/stripe/{payment_account}",
+        {},
+        statuses=frozenset({400}),
+    ),
+    ("GET", "/app/settings/payments"): Access(
+        "payment_settings.index", Role.ADMIN, "/app/settings/payments"
+    ),
+    ("GET", "/app/settings/payments/<provider>"): Access(
+        "payment_settings.edit", Role.ADMIN, "/app/settings/payments/stripe"
+    ),
+    ("POST", "/app/settings/payments/<provider>"): Access(
+        "payment_settings.edit", Role.ADMIN, "/app/settings/payments/stripe", {}
+    ),
+    ("POST", "/app/settings/payments/<provider>/<action>"): Access(
+        "payment_settings.toggle", Role.ADMIN, "/app/settings/payments/stripe/enable", {}
+    ),
+    ("GET", "/app/experiments"): Access("experiments.index", Role.ACCOUNTANT, "/app/experiments"),
+    ("POST", "/app/experiments"): Access("experiments.create", Role.ADMIN, "/app/experiments", {}),
+    ("GET", "/app/experiments/<public_id>"): Access(
+        "experiments.show", Role.ACCOUNTANT, "/app/experiments/{experiment}"
+    ),
+    ("POST", "/app/experiments/<public_id>/<action>"): Access(
+        "experiments.change", Role.ADMIN, "/app/experiments/{experiment}/pause", {}
     ),
     ("GET", "/invitations/<token>"): Access("team.accept", PUBLIC, "/invitations/{invite_token}"),
     ("POST", "/invitations/<token>"): Access(
@@ -461,6 +511,7 @@ OWNED_IDS = (
     "{received}",
     "{channel}",
     "{outbox}",
+    "{experiment}",
 )
 
 
@@ -494,6 +545,8 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     sent: list[OutgoingEmail] = []
     monkeypatch.setattr(mail, "send", lambda message: sent.append(message) or "<id@test>")
     owner = team.actor()
+    # Stripe is offered (its webhook route verifies signatures without calling out).
+    monkeypatch.setitem(app.config, "STRIPE_API_BASE", "http://127.0.0.1:9")
     with app.test_request_context():
         team.business.country = "DE"
         client = clients.create_client(
@@ -575,7 +628,35 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         portal_link, portal_token = client_portal.create_link(owner, client.public_id)
         _, invoice_link = client_portal.create_link(owner, client.public_id, invoice.public_id)
         _, quote_link = client_portal.create_link(owner, client.public_id, sent_quote.public_id)
+        account = PaymentAccount(
+            business_id=team.business.id,
+            provider="stripe",
+            enabled=False,
+            credentials='{"secret_key": "sk_test_x", "webhook_secret": "whsec_x"}',
+        )
+        db.session.add(account)
+        db.session.flush()
+        checkout = Checkout(
+            business_id=team.business.id,
+            account_id=account.id,
+            document_id=invoice.id,
+            client_id=client.id,
+            provider="stripe",
+            amount_minor=100,
+            currency="EUR",
+            status="cancelled",
+        )
+        db.session.add(checkout)
+        db.session.commit()
+        experiment = experiments.create_experiment(
+            owner,
+            "Wording",
+            [experiments.VariantData("Control", 50), experiments.VariantData("Short", 50)],
+        )
     return {
+        "experiment": experiment.public_id,
+        "payment_account": account.public_id,
+        "checkout": checkout.public_id,
         "outbox": message.public_id,
         "calendar_token": calendar,
         "portal_token": portal_token,
@@ -635,7 +716,7 @@ def test_role_matrix(
     events = count(AuditEvent)
     response = _call(client, method, access, ids)
     if _allowed(access.need, role):
-        assert response.status_code in ALLOWED, text_of(response)
+        assert response.status_code in (access.statuses or ALLOWED), text_of(response)
     else:
         assert response.status_code == 403, text_of(response)
         assert heading(text_of(response)) == "Not allowed"

@@ -1,0 +1,30 @@
+"""Webhooks from payment providers: verified by the adapter, applied once by the service."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from portal.extensions import csrf, db
+from portal.services import provider_payments
+from portal.services.errors import NotFound
+
+bp = Blueprint("hooks", __name__)
+
+
+@bp.post("/hooks/payments/<provider>/<account_id>")
+@csrf.exempt
+def payment_webhook(provider: str, account_id: str) -> ResponseReturnValue:
+    try:
+        new = provider_payments.receive_webhook(
+            provider, account_id, dict(request.headers), request.get_data()
+        )
+    except NotFound:
+        return jsonify(error="No such payment account."), 404
+    except provider_payments.WebhookInvalid as error:
+        db.session.rollback()
+        return jsonify(error=str(error)), 400
+    except provider_payments.ProviderUnavailable as error:
+        db.session.rollback()
+        return jsonify(error=str(error)), 503
+    return jsonify(received=new), 200
