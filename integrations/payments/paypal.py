@@ -93,8 +93,9 @@ class PayPalGateway:
 
     def __init__(self, config: GatewayConfig) -> None:
         self._config = config
-        self._client_id = config.credentials["client_id"]
-        self._client_secret = config.credentials["client_secret"]
+        # Blank credentials are PayPal's to refuse (401 invalid_client, not retryable).
+        self._client_id = config.credentials.get("client_id", "")
+        self._client_secret = config.credentials.get("client_secret", "")
         self._webhook_id = config.credentials.get("webhook_id", "")
         self._token: Any = None
         self._token_lock = threading.RLock()
@@ -115,7 +116,7 @@ class PayPalGateway:
         return PaypalServersdkClient(config=configuration)
 
     def _access_token(self) -> Any:
-        """The cached token, or a new one (client credentials) when it is about to expire."""
+        """The cached token, or a new one (client credentials) once it has expired."""
         with self._token_lock:
             auth = self._client.oauth_2
             if self._token is None or auth.is_token_expired(self._token):
@@ -132,8 +133,9 @@ class PayPalGateway:
             shipping_preference="NO_SHIPPING",
             user_action=PaypalExperienceUserAction.PAY_NOW,
         )
-        if _is_paypal_locale(request.locale):
-            experience.locale = request.locale
+        locale = request.locale.replace("_", "-")
+        if _is_paypal_locale(locale):
+            experience.locale = locale
         wallet = PaypalWallet(experience_context=experience)
         if request.customer_email:
             wallet.email_address = request.customer_email
@@ -190,7 +192,8 @@ class PayPalGateway:
             EventKind.PAYMENT_SUCCEEDED,
             event_id=f"capture:{capture['id']}",
             capture=capture,
-            occurred_at=_when(capture.get("update_time") or capture.get("create_time")),
+            # The capture's creation: later refunds change update_time, not this payment.
+            occurred_at=_when(capture.get("create_time") or capture.get("update_time")),
             raw_type="order.captured",
             reference=capture.get("custom_id") or order["purchase_units"][0].get("custom_id"),
             extra={"order_id": provider_id},

@@ -217,6 +217,7 @@ def test_a_new_gateway_confirms_an_order_captured_before(
     order_id = event.extra["order_id"]
 
     later = PayPalGateway(GatewayConfig("paypal", fake.base, fake.credentials))
+    fake.refund_from_dashboard(event.provider_payment_id, 100)
     assert later.confirm_checkout(order_id) == event
     assert fake.capture_requests == [order_id]
     assert fake.problems == []
