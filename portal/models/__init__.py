@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per aggregate; imported here so Alembic sees them all."""
 
+from portal.models.analytics import AnalyticsVersion, RiskModel, RiskScore
 from portal.models.audit import AuditChainHead, AuditEvent
 from portal.models.catalogue import Product, TaxRate, product_tax_rates
 from portal.models.clients import Client, Contact, Tag, client_tags
@@ -29,6 +30,7 @@ from portal.models.rates import CustomField, ExchangeRate
 from portal.models.recurring import LateFeeRule, RecurringSchedule
 
 __all__ = [
+    "AnalyticsVersion",
     "AuditChainHead",
     "AuditEvent",
     "Business",
@@ -68,6 +70,8 @@ __all__ = [
     "Refund",
     "ReminderRule",
     "RenderedFile",
+    "RiskModel",
+    "RiskScore",
     "Role",
     "SavedPaymentMethod",
     "Tag",
