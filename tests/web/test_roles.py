@@ -328,6 +328,22 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/app/jobs/<public_id>/download"): Access(
         "jobs.download", Role.VIEWER, "/app/jobs/{job}/download"
     ),
+    ("GET", "/app/reports/"): Access("reports.index", Role.ACCOUNTANT, "/app/reports/"),
+    ("GET", "/app/reports/<slug>"): Access(
+        "reports.show", Role.ACCOUNTANT, "/app/reports/invoice-register"
+    ),
+    ("POST", "/app/reports/<slug>/export"): Access(
+        "reports.export", Role.ACCOUNTANT, "/app/reports/invoice-register/export", {}
+    ),
+    ("GET", "/app/reports/exports/<public_id>"): Access(
+        "reports.job", Role.ACCOUNTANT, "/app/reports/exports/{report_job}"
+    ),
+    ("GET", "/app/reports/exports/<public_id>/status"): Access(
+        "reports.job_status", Role.ACCOUNTANT, "/app/reports/exports/{report_job}/status"
+    ),
+    ("GET", "/app/reports/exports/<public_id>/download"): Access(
+        "reports.job_download", Role.ACCOUNTANT, "/app/reports/exports/{report_job}/download"
+    ),
     ("GET", "/schemas/share-envelope/v1.json"): Access(
         "envelopes.schema", PUBLIC, "/schemas/share-envelope/v1.json"
     ),
@@ -508,6 +524,7 @@ OWNED_IDS = (
     "{credit_note}",
     "{portal_link}",
     "{job}",
+    "{report_job}",
     "{received}",
     "{channel}",
     "{outbox}",
@@ -592,6 +609,12 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         result = tmp_path / "export.zip"
         result.write_bytes(b"PK\x05\x06" + bytes(18))
         jobs.finish(job.id, str(result))
+        report_job = jobs.start_job(
+            owner, "report-export", {"report": "invoice-register", "format": "csv"}
+        )
+        report_file = tmp_path / "report.csv"
+        report_file.write_text("Number\r\n")
+        jobs.finish(report_job.id, str(report_file))
         received = ReceivedDocument(
             business_id=team.business.id,
             source_format="ubl",
@@ -668,6 +691,7 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "channel": channel.public_id,
         "received": received.public_id,
         "job": job.public_id,
+        "report_job": report_job.public_id,
         "credit_note": credit_note.public_id,
         "quote": quote.public_id,
         "invoice": invoice.public_id,
