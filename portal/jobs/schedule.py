@@ -115,6 +115,13 @@ def verify_audit() -> dict[str, Any]:
     return _run("audit-verify", work)
 
 
+@with_app
+def retrain_risk_models() -> dict[str, Any]:
+    from portal.jobs.analytics import retrain_all
+
+    return _run("risk-retrain", retrain_all)
+
+
 # name -> (function, queue). The intervals come from ``operations.TASK_PERIODS``, which the
 # status page uses to tell a late task.
 TASKS: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
@@ -125,6 +132,10 @@ TASKS: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
     "quote-expiry": (expire_quotes, "default"),
     "overdue-invoices": (notify_overdue_invoices, "default"),
     "audit-verify": (verify_audit, "default"),
+}
+# name -> (function, queue, cron): work run at a time of day rather than every period.
+NIGHTLY: dict[str, tuple[Callable[[], dict[str, Any]], str, str]] = {
+    "risk-retrain": (retrain_risk_models, "analytics", "30 2 * * *"),
 }
 
 
@@ -191,6 +202,11 @@ def register_tasks(scheduler: CronScheduler) -> list[CronJob]:
             result_ttl=TASK_PERIODS[name] * 2,
         )
         for name, (func, queue) in TASKS.items()
+    ] + [
+        scheduler.register(
+            func, queue_name=queue, cron=cron, name=name, job_timeout=4 * 3600, result_ttl=2 * 86400
+        )
+        for name, (func, queue, cron) in NIGHTLY.items()
     ]
 
 

@@ -6,6 +6,7 @@ from flask import Flask
 
 from portal.web import (
     access,
+    analytics,
     auth,
     branding,
     catalogue,
@@ -65,6 +66,7 @@ def register(app: Flask) -> None:
         client_portal.bp,
         payment_settings.bp,
         experiments.bp,
+        analytics.bp,
         hooks.bp,
         sharing.bp,
         catalogue.bp,

@@ -31,6 +31,7 @@ from portal.services import (
     instalments,
     payments,
     pricing,
+    risk_scores,
 )
 from portal.services import document_list as listing
 from portal.services.errors import InvalidInput
@@ -106,6 +107,7 @@ def index() -> ResponseReturnValue:
         "labels": STATUS_LABELS,
         "sorts": listing.SORTS,
         "overdue_ids": {d.id for d in page.items if listing.is_overdue(actor, d)},
+        "risk": risk_scores.scores_for(actor.business, [d.id for d in page.items]),
         "more_url": _more_url(page.next_cursor),
     }
     if is_htmx() and request.args.get("after"):
