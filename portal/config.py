@@ -101,6 +101,15 @@ def from_environment(
         "STRIPE_API_BASE": _env("STRIPE_API_BASE"),
         "PAYPAL_API_BASE": _env("PAYPAL_API_BASE"),
         "SQUARE_API_BASE": _env("SQUARE_API_BASE"),
+        # Hosts of the providers' hosted payment pages, which the portal's forms may lead to.
+        "PAYMENT_PAGE_ORIGINS": (
+            _env(
+                "PAYMENT_PAGE_ORIGINS",
+                "https://checkout.stripe.com https://www.paypal.com https://www.sandbox.paypal.com"
+                " https://square.link https://sandbox.square.link https://checkout.square.site",
+            )
+            or ""
+        ).split(),
         "PAYMENTS_TIMEOUT": float(_env("PAYMENTS_TIMEOUT", "20") or 20),
         # Stripe Connect: the platform's cut of each payment to a connected account, in basis
         # points (100 = 1%).

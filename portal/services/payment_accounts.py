@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from flask import current_app, url_for
 from sqlalchemy import select
@@ -80,6 +81,16 @@ def label(provider: str) -> str:
 def api_base(provider: str) -> str | None:
     value = current_app.config.get(_CONFIG_KEYS[provider])
     return str(value).rstrip("/") if value else None
+
+
+def page_origins() -> list[str]:
+    """Where the providers' hosted payment pages live: their API origins (a sandbox or a test
+    server may serve both) and the hosts they document for hosted checkout."""
+    origins = [str(o) for o in current_app.config.get("PAYMENT_PAGE_ORIGINS") or ()]
+    for provider in available():
+        parts = urlsplit(api_base(provider) or "")
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+    return sorted(set(origins))
 
 
 def available() -> list[str]:

@@ -10,13 +10,15 @@ unprocessed and applied when that payment arrives.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from integrations.payments.base import (
     EventKind,
@@ -38,10 +40,11 @@ from portal.models import (
     PaymentAccount,
     ProviderEvent,
     Refund,
+    Role,
 )
 from portal.models.base import utcnow
 from portal.services import audit, balances, notifications, payment_accounts, payments
-from portal.services.actors import system_actor
+from portal.services.actors import Actor, system_actor
 from portal.services.errors import InvalidInput, NotFound, ServiceError
 
 METHOD_FOR = {
@@ -89,7 +92,29 @@ def receive_webhook(provider: str, account_id: str, headers: Mapping[str, str], 
 
 
 def record_event(account: PaymentAccount, event: PaymentEvent) -> bool:
-    """Store and apply one event; False when it was seen before."""
+    """Store and apply one event; False when it was seen before.
+
+    The webhook and the payer's return can bring the same payment at the same moment: the
+    unique event id and payment id let one of them win and the other find it done. SQLite
+    refuses a second writer outright ("database is locked"); that attempt starts over."""
+    for attempt in range(1, LOCKED_RETRIES + 1):
+        try:
+            return _record_once(account, event)
+        except IntegrityError:
+            db.session.rollback()
+            return False
+        except OperationalError as error:
+            db.session.rollback()
+            if "locked" not in str(error) or attempt == LOCKED_RETRIES:
+                raise
+            time.sleep(0.02 * attempt)  # back off before trying again; not a synchronisation
+    return False
+
+
+LOCKED_RETRIES = 8
+
+
+def _record_once(account: PaymentAccount, event: PaymentEvent) -> bool:
     db.session.commit()  # start clean: what follows is one transaction
     business = db.session.get_one(Business, account.business_id)
     seen = db.session.scalar(
@@ -110,11 +135,7 @@ def record_event(account: PaymentAccount, event: PaymentEvent) -> bool:
         received_at=utcnow(),
     )
     db.session.add(row)
-    try:
-        db.session.flush()
-    except IntegrityError:  # the same event, arriving at the same moment in another process
-        db.session.rollback()
-        return False
+    db.session.flush()
     told = _apply(business, account, row, event)
     db.session.commit()
     notifications.dispatch(told)
@@ -408,3 +429,114 @@ def _loads(body: str) -> PaymentEvent:
         if data.get(key):
             data[key] = datetime.fromisoformat(data[key])
     return PaymentEvent(**data)
+
+
+# --------------------------------------------------------------------------- the business's view
+
+
+@dataclass(frozen=True, slots=True)
+class OnlinePayment:
+    payment: Payment
+    refunds: list[Refund]
+    disputes: list[Dispute]
+    refundable_minor: int
+
+    @property
+    def net_minor(self) -> int:
+        return self.payment.amount_minor - self.payment.fee_minor
+
+    @property
+    def refundable(self) -> Decimal:
+        return Money(self.refundable_minor, self.payment.currency).to_decimal()
+
+
+def for_invoice(actor: Actor, doc: Document) -> list[OnlinePayment]:
+    """Payments clients made online for this invoice, with their refunds and disputes."""
+    rows = db.session.scalars(
+        select(Payment)
+        .join(Checkout, Checkout.payment_id == Payment.id)
+        .where(Checkout.document_id == doc.id, Payment.business_id == actor.business.id)
+        .order_by(Payment.received_on, Payment.id)
+    ).unique()
+    out = []
+    for payment in rows:
+        refunds = sorted(payment.refunds, key=lambda r: r.id)
+        disputes = list(
+            db.session.scalars(
+                select(Dispute).where(Dispute.payment_id == payment.id).order_by(Dispute.id)
+            )
+        )
+        left = payment.amount_minor - sum(r.amount_minor for r in refunds)
+        out.append(OnlinePayment(payment, refunds, disputes, left))
+    return out
+
+
+def get_dispute(actor: Actor, public_id: str) -> Dispute:
+    dispute = db.session.scalar(
+        select(Dispute).where(
+            Dispute.public_id == public_id, Dispute.business_id == actor.business.id
+        )
+    )
+    if dispute is None:
+        raise NotFound("No such dispute.")
+    return dispute
+
+
+EVIDENCE_TYPES = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
+EVIDENCE_MAX_BYTES = 5 * 1024 * 1024
+
+
+def submit_evidence(
+    actor: Actor, public_id: str, text: str, file_name: str, content: bytes, mime: str
+) -> Dispute:
+    """Send the business's side of a dispute to the provider (Stripe takes it through its API)."""
+    actor.require(Role.ACCOUNTANT)
+    dispute = get_dispute(actor, public_id)
+    errors: dict[str, str] = {}
+    text = text.strip()
+    if dispute.closed:
+        errors["evidence"] = "This dispute is decided; no more evidence can be sent."
+    elif dispute.evidence_submitted_at is not None:
+        errors["evidence"] = "Evidence was already sent for this dispute."
+    if not text:
+        errors["text"] = "Say in a few sentences what was delivered and when."
+    elif len(text) > 20_000:
+        errors["text"] = "Keep the explanation under 20,000 characters."
+    if not content:
+        errors["file"] = "Attach the signed quote, the delivery note or the correspondence."
+    elif mime not in EVIDENCE_TYPES:
+        errors["file"] = "Attach a PDF, JPEG or PNG file."
+    elif len(content) > EVIDENCE_MAX_BYTES:
+        errors["file"] = "The file is larger than 5 MB."
+    if errors:
+        raise InvalidInput(errors)
+    account = db.session.scalar(
+        select(PaymentAccount).where(
+            PaymentAccount.business_id == actor.business.id,
+            PaymentAccount.provider == dispute.provider,
+        )
+    )
+    if account is None:
+        raise InvalidInput({"evidence": "This payment's provider is no longer connected."})
+    gateway = payment_accounts.gateway_for(account)
+    submit = getattr(gateway, "submit_dispute_evidence", None)
+    label = payment_accounts.label(dispute.provider)
+    if submit is None:
+        raise InvalidInput({"evidence": f"Answer {label} disputes in your {label} dashboard."})
+    safe_name = "".join(c for c in file_name if c.isalnum() or c in "._- ")[:100] or "evidence"
+    try:
+        status = submit(dispute.provider_dispute_id, text, safe_name, content, mime)
+    except GatewayError as error:
+        raise InvalidInput({"evidence": f"{label} did not take the evidence: {error}"}) from error
+    dispute.status = str(status or dispute.status)
+    dispute.evidence_submitted_at = utcnow()
+    audit.record(
+        business=actor.business,
+        actor=actor.user,
+        action="payment.dispute_evidence_sent",
+        entity_type="payment",
+        entity_id=dispute.payment.public_id,
+        after={"dispute": dispute.provider_dispute_id, "file": safe_name},
+    )
+    db.session.commit()
+    return dispute

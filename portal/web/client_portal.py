@@ -24,10 +24,11 @@ from portal.extensions import limiter
 from portal.models import Document, DocumentKind
 from portal.services import checkout as checkouts
 from portal.services import client_portal as portal
-from portal.services import delivery, experiments
+from portal.services import delivery, experiments, payment_accounts
 from portal.services.errors import InvalidInput, NotFound
 from portal.services.mail import absolute_url
 from portal.services.pricing import business_today
+from portal.web.security import csp_with_form_targets
 
 bp = Blueprint("client_portal", __name__, url_prefix="/pay")
 
@@ -53,6 +54,9 @@ def _private(response: Response) -> Response:
 
 @bp.after_request
 def no_store(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = csp_with_form_targets(
+        payment_accounts.page_origins()
+    )
     return _private(response)
 
 

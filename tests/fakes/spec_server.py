@@ -128,7 +128,9 @@ class SpecServer:
             "127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler
         )
         self.base = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -162,6 +164,8 @@ class SpecServer:
 
     def _wsgi(self, environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
+        if request.path == "/favicon.ico":  # a browser on a hosted page asks; not an API call
+            return Response("", 404)(environ, start)
         with self.lock:
             self.requests.append((request.method, request.path))
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from portal.extensions import db
 from portal.models import (
     AuditEvent,
     Checkout,
+    Dispute,
     DocumentKind,
     NotificationChannel,
     OutboxMessage,
@@ -36,6 +38,7 @@ from portal.services import (
     experiments,
     jobs,
     mail,
+    payments,
     quotes,
 )
 from portal.services import team as team_service
@@ -233,6 +236,12 @@ ACCESS: dict[tuple[str, str], Access] = {
     ),
     ("POST", "/app/settings/payments/<provider>/<action>"): Access(
         "payment_settings.toggle", Role.ADMIN, "/app/settings/payments/stripe/enable", {}
+    ),
+    ("POST", "/app/payments/<public_id>/refund"): Access(
+        "online_payments.refund", Role.ACCOUNTANT, "/app/payments/{payment}/refund", {}
+    ),
+    ("POST", "/app/disputes/<public_id>/evidence"): Access(
+        "online_payments.evidence", Role.ACCOUNTANT, "/app/disputes/{dispute}/evidence", {}
     ),
     ("GET", "/app/experiments"): Access("experiments.index", Role.ACCOUNTANT, "/app/experiments"),
     ("POST", "/app/experiments"): Access("experiments.create", Role.ADMIN, "/app/experiments", {}),
@@ -529,6 +538,8 @@ OWNED_IDS = (
     "{channel}",
     "{outbox}",
     "{experiment}",
+    "{payment}",
+    "{dispute}",
 )
 
 
@@ -671,6 +682,18 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         )
         db.session.add(checkout)
         db.session.commit()
+        payment = payments.pay_invoice(owner, invoice.public_id, Decimal("10"), date(2026, 1, 5))
+        dispute = Dispute(
+            business_id=team.business.id,
+            payment_id=payment.id,
+            provider="stripe",
+            provider_dispute_id="dp_role_matrix",
+            amount_minor=1000,
+            currency="EUR",
+            closed=True,
+        )
+        db.session.add(dispute)
+        db.session.commit()
         experiment = experiments.create_experiment(
             owner,
             "Wording",
@@ -678,6 +701,8 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         )
     return {
         "experiment": experiment.public_id,
+        "payment": payment.public_id,
+        "dispute": dispute.public_id,
         "payment_account": account.public_id,
         "checkout": checkout.public_id,
         "outbox": message.public_id,

@@ -29,8 +29,10 @@ from portal.services import (
     catalogue,
     documents,
     instalments,
+    payment_accounts,
     payments,
     pricing,
+    provider_payments,
     risk_scores,
 )
 from portal.services import document_list as listing
@@ -245,6 +247,8 @@ def _detail_context(doc: Document) -> dict[str, Any]:
         ),
         "events": audit.events_for_entity(actor.business, "invoice", doc.public_id),
         "methods": payments.METHODS,
+        "online": provider_payments.for_invoice(actor, doc) if doc.status != "draft" else [],
+        "provider_label": payment_accounts.label,
         "instalments": (
             instalments.instalment_states(
                 doc,
