@@ -517,6 +517,29 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/app/credit-notes/<public_id>/delete"): Access(
         "credit_notes.delete", Role.ACCOUNTANT, "/app/credit-notes/{credit_note}/delete", {}
     ),
+    ("GET", "/app/analytics/"): Access("analytics.overview", Role.VIEWER, "/app/analytics/"),
+    ("GET", "/app/analytics/riskiest"): Access(
+        "analytics.riskiest_panel", Role.VIEWER, "/app/analytics/riskiest"
+    ),
+    ("GET", "/app/analytics/forecast"): Access(
+        "analytics.forecast", Role.VIEWER, "/app/analytics/forecast"
+    ),
+    ("GET", "/app/analytics/cohorts"): Access(
+        "analytics.cohorts", Role.VIEWER, "/app/analytics/cohorts"
+    ),
+    ("GET", "/app/analytics/seasonality"): Access(
+        "analytics.seasonality", Role.VIEWER, "/app/analytics/seasonality"
+    ),
+    ("GET", "/app/analytics/risk"): Access("analytics.risk", Role.VIEWER, "/app/analytics/risk"),
+    ("POST", "/app/analytics/risk/train"): Access(
+        "analytics.train", Role.ACCOUNTANT, "/app/analytics/risk/train", {}
+    ),
+    ("GET", "/app/analytics/risk/training/<public_id>"): Access(
+        "analytics.training", Role.VIEWER, "/app/analytics/risk/training/{job}"
+    ),
+    ("GET", "/app/analytics/risk/training/<public_id>/status"): Access(
+        "analytics.training_status", Role.VIEWER, "/app/analytics/risk/training/{job}/status"
+    ),
 }
 
 # Ids that name one business's objects; a member of another business must get 404 for them.
