@@ -53,6 +53,7 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 
 system-deps:
 	bash scripts/system-deps.sh
+	npm install --prefix tests/e2e/axe --no-audit --no-fund --silent
 
 services:
 	bash scripts/services.sh
