@@ -19,6 +19,7 @@ import socket
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,10 @@ from flask_migrate import upgrade
 from redis import Redis
 from rq import Queue, SimpleWorker
 
+# The benches import one another (``pages``), but a bench's file name must never hide a package
+# of the project (bench/analytics.py would hide ``analytics``): the project comes first.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from decimal import Decimal
-
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pages import database_url, make_app
 
 from integrations.notify.email import build_message

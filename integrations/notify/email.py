@@ -3,17 +3,27 @@
 SMTP errors come back as two kinds: ``TemporarySendError`` (4xx, a refused or dropped
 connection, a timeout: worth trying again) and ``PermanentSendError`` (5xx: the same message will
 fail the same way). Both carry the server's own words.
+
+A mailer keeps its SMTP session open for the next message (``SessionPool``): a worker sending
+one email after another logs in once.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import smtplib
 import ssl
+import threading
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +112,111 @@ def _classify(code: int, answer: str) -> SendError:
     return TemporarySendError(answer) if 400 <= code < 500 else PermanentSendError(answer)
 
 
+class _Session(smtplib.SMTP):
+    """An SMTP session that remembers whether a message's DATA has begun: until then a
+    dropped connection has delivered nothing, and the message may go again at once."""
+
+    data_begun = False
+
+    def data(self, msg: Buffer | str) -> tuple[int, bytes]:
+        self.data_begun = True
+        return super().data(msg)
+
+
+class _TlsSession(smtplib.SMTP_SSL):
+    data_begun = False
+
+    def data(self, msg: Buffer | str) -> tuple[int, bytes]:
+        self.data_begun = True
+        return super().data(msg)
+
+
+Session = _Session | _TlsSession
+_Key = tuple[str, int, str, str | None, str | None]
+
+
+class SessionPool:
+    """Open SMTP sessions kept between messages, per server and login, for this process.
+
+    Logging in (TCP, greeting, EHLO, STARTTLS, AUTH) costs more than sending a message, so a
+    worker sends one message after another on one session. A session idle longer than
+    ``max_idle`` seconds is closed rather than trusted; after a fork the child closes its copies
+    of the parent's sockets without a word, so two processes never talk on one session.
+    """
+
+    def __init__(self, keep: int = 4, max_idle: float = 15.0) -> None:
+        self.keep = keep
+        self.max_idle = max_idle
+        self._idle: dict[_Key, list[tuple[float, Session]]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: _Key) -> Session | None:
+        """An idle session to this server, or None: the caller connects."""
+        stale: list[Session] = []
+        found: Session | None = None
+        now = time.monotonic()
+        with self._lock:
+            sessions = self._idle.get(key, [])
+            while sessions:
+                since, session = sessions.pop()
+                if now - since <= self.max_idle:
+                    found = session
+                    break
+                stale.append(session)
+        for session in stale:
+            _quit(session)
+        return found
+
+    def give(self, key: _Key, session: Session) -> None:
+        """Keep a session that has just sent a message, for the next one."""
+        with self._lock:
+            sessions = self._idle.setdefault(key, [])
+            if len(sessions) < self.keep:
+                sessions.append((time.monotonic(), session))
+                return
+        _quit(session)
+
+    def idle(self) -> int:
+        with self._lock:
+            return sum(len(sessions) for sessions in self._idle.values())
+
+    def close_all(self) -> None:
+        """Say QUIT on every idle session (at exit)."""
+        with self._lock:
+            sessions = [s for kept in self._idle.values() for _, s in kept]
+            self._idle.clear()
+        for session in sessions:
+            _quit(session)
+
+    def forget_all(self) -> None:
+        """Close this process's copies of the sockets, sending nothing: after a fork, the
+        sessions belong to the parent."""
+        with self._lock:
+            sessions = [s for kept in self._idle.values() for _, s in kept]
+            self._idle.clear()
+        for session in sessions:
+            session.close()
+
+
+def _quit(session: smtplib.SMTP) -> None:
+    try:
+        session.quit()
+    except (smtplib.SMTPException, OSError):
+        session.close()
+
+
+SESSIONS = SessionPool()
+atexit.register(SESSIONS.close_all)
+os.register_at_fork(after_in_child=SESSIONS.forget_all)
+
+
+def _stale(exc: Exception) -> bool:
+    """The server had closed a kept session (idle timeout, restart): nothing was delivered."""
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return exc.smtp_code == 421
+    return isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError)
+
+
 @dataclass(frozen=True, slots=True)
 class SmtpMailer:
     host: str
@@ -111,6 +226,8 @@ class SmtpMailer:
     username: str | None = None
     password: str | None = None
     timeout: float = 30.0
+    # Where kept sessions live; None opens and closes a session per message.
+    sessions: SessionPool | None = field(default=SESSIONS, compare=False, repr=False)
 
     def send(self, message: OutgoingEmail) -> str:
         mail = build_message(self.sender, message)
@@ -130,19 +247,48 @@ class SmtpMailer:
             log.warning("some recipients of %s were refused: %s", mail["Message-ID"], refused)
         return str(mail["Message-ID"])
 
-    def _deliver(self, mail: EmailMessage, return_path: str | None) -> dict[str, tuple[int, bytes]]:
+    def _key(self) -> _Key:
+        return (self.host, self.port, self.security, self.username, self.password)
+
+    def _connect(self) -> Session:
         context = ssl.create_default_context() if self.security != "none" else None
-        smtp: smtplib.SMTP
+        smtp: Session
         if self.security == "tls":
-            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            smtp = _TlsSession(self.host, self.port, timeout=self.timeout, context=context)
         else:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        with smtp:
+            smtp = _Session(self.host, self.port, timeout=self.timeout)
+        try:
             if self.security == "starttls":
                 smtp.starttls(context=context)
             if self.username:
                 smtp.login(self.username, self.password or "")
-            return smtp.send_message(mail, from_addr=return_path)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def _deliver(self, mail: EmailMessage, return_path: str | None) -> dict[str, tuple[int, bytes]]:
+        if self.sessions is None:
+            with self._connect() as smtp:
+                return smtp.send_message(mail, from_addr=return_path)
+        kept = self.sessions.take(self._key())
+        smtp = kept or self._connect()
+        try:
+            try:
+                refused = smtp.send_message(mail, from_addr=return_path)
+            except (smtplib.SMTPException, OSError) as exc:
+                if kept is None or smtp.data_begun or not _stale(exc):
+                    raise
+                log.info("SMTP session to %s:%s was closed; opening a new one", *self._key()[:2])
+                smtp.close()
+                smtp = self._connect()
+                refused = smtp.send_message(mail, from_addr=return_path)
+        except BaseException:
+            smtp.close()
+            raise
+        smtp.data_begun = False
+        self.sessions.give(self._key(), smtp)
+        return refused
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ import nh3
 from babel.dates import format_date
 from babel.numbers import format_currency, get_currency_precision
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, ScalarSelect, literal, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from integrations.notify.email import (
     Attachment,
@@ -29,12 +30,20 @@ from integrations.notify.email import (
 from portal.documents.cache import document_pdf
 from portal.documents.templating import TemplateProblem, View, render_markdown
 from portal.extensions import db
-from portal.models import Business, Client, Delivery, Document, DocumentTemplate, OutboxMessage
+from portal.models import (
+    Business,
+    Client,
+    Delivery,
+    Document,
+    DocumentTemplate,
+    Membership,
+    OutboxMessage,
+    Role,
+    User,
+)
 from portal.models.base import utcnow
 from portal.services import outbox
-from portal.services.actors import system_actor
 from portal.services.delivery import KIND, notify_failure, pixel_token, sender_of
-from portal.services.errors import NotFound
 from portal.services.mail import absolute_url
 
 log = logging.getLogger(__name__)
@@ -129,13 +138,47 @@ def parse_template(stored: str | None) -> tuple[str, str] | None:
     return None
 
 
-def _template(business: Business, name: str) -> tuple[str, str]:
-    own = db.session.scalar(
-        select(DocumentTemplate.body).where(
-            DocumentTemplate.business_id == business.id, DocumentTemplate.kind == f"email_{name}"
-        )
+def _own_template(
+    business_id: int | InstrumentedAttribute[int], name: str | ColumnElement[str]
+) -> ScalarSelect[str]:
+    """The stored text of the business's own template ``name``, as a scalar subquery."""
+    return (
+        select(DocumentTemplate.body)
+        .where(DocumentTemplate.business_id == business_id, DocumentTemplate.kind == name)
+        .scalar_subquery()
     )
-    return parse_template(own) or DEFAULTS.get(name, DEFAULTS["invoice"])
+
+
+def _owner_email(business_id: int | InstrumentedAttribute[int]) -> ScalarSelect[str]:
+    """The owner's address (the one ``system_actor`` acts as), as a scalar subquery."""
+    return (
+        select(User.email)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.business_id == business_id, Membership.role == Role.OWNER)
+        .order_by(Membership.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """What the business has chosen for one email: its own stored template, if any, and the
+    owner's address for Reply-To."""
+
+    own_template: str | None
+    owner_email: str | None
+
+
+def wording_for(business: Business, name: str) -> Wording:
+    own, owner = db.session.execute(
+        select(_own_template(business.id, f"email_{name}"), _owner_email(business.id))
+    ).one()
+    return Wording(own, owner)
+
+
+def _template(wording: Wording, name: str) -> tuple[str, str]:
+    return parse_template(wording.own_template) or DEFAULTS.get(name, DEFAULTS["invoice"])
 
 
 def _render(template: tuple[str, str], context: Mapping[str, View]) -> tuple[str, str]:
@@ -165,21 +208,25 @@ def render_email(
     return RenderedEmail(subject, _plain(body), body)
 
 
-def _reply_to(business: Business) -> str | None:
-    try:
-        return system_actor(business).user.email
-    except NotFound:
-        return business.mail_from or None
+def _reply_to(business: Business, wording: Wording) -> str | None:
+    return wording.owner_email if wording.owner_email is not None else business.mail_from or None
 
 
 def compose(
-    business: Business, doc: Document, delivery: Delivery, template: str, message: str = ""
+    business: Business,
+    doc: Document,
+    delivery: Delivery,
+    template: str,
+    message: str = "",
+    wording: Wording | None = None,
 ) -> OutgoingEmail:
     """The email for one delivery: text and HTML from the (business's or default) template,
-    the open pixel when tracking is on, and the document's PDF."""
+    the open pixel when tracking is on, and the document's PDF. ``wording`` is read when not
+    given."""
     client = doc.client
+    wording = wording or wording_for(business, template)
     try:
-        rendered = render_email(business, doc, client, _template(business, template), message)
+        rendered = render_email(business, doc, client, _template(wording, template), message)
     except TemplateProblem as exc:
         log.warning("business %s: email template %s unusable (%s)", business.id, template, exc)
         default = DEFAULTS.get(template, DEFAULTS["invoice"])
@@ -203,7 +250,7 @@ def compose(
         subject=subject,
         text=rendered.text,
         html=page,
-        reply_to=_reply_to(business),
+        reply_to=_reply_to(business, wording),
         attachments=(Attachment(pdf.filename, pdf.data, "application/pdf"),),
         headers=tuple(headers),
         message_id=delivery.message_id or None,
@@ -254,20 +301,36 @@ def send_document_email(message: OutboxMessage) -> dict[str, Any]:
     """Send the delivery's email once: a delivery no longer queued is left alone."""
     from portal.services.reminders import still_due
 
-    delivery = db.session.get(Delivery, message.payload.get("delivery_id"))
-    if delivery is None:
+    # The delivery, its business, document, client and wording in one round trip.
+    named = message.payload.get("template")
+    name = literal(f"email_{named}") if named else literal("email_") + Delivery.kind
+    row = db.session.execute(
+        select(
+            Delivery,
+            Business,
+            Document,
+            Client,
+            _own_template(Delivery.business_id, name),
+            _owner_email(Delivery.business_id),
+        )
+        .outerjoin(Business, Business.id == Delivery.business_id)
+        .outerjoin(Document, Document.id == Delivery.document_id)
+        .outerjoin(Client, Client.id == Document.client_id)
+        .where(Delivery.id == message.payload.get("delivery_id"))
+    ).one_or_none()
+    if row is None:
         return {"skipped": "no such delivery"}
+    delivery, business, doc, _client, own_template, owner_email = row
     if delivery.status != "queued":
         return {"status": delivery.status, "message_id": delivery.message_id}
-    business = db.session.get(Business, delivery.business_id)
-    doc = db.session.get(Document, delivery.document_id) if delivery.document_id else None
     if business is None or doc is None:
         raise outbox.PermanentFailure("the document of this email no longer exists")
     template = str(message.payload.get("template") or delivery.kind)
     if template.startswith("reminder") and not still_due(doc):
         db.session.delete(delivery)
         return {"skipped": "settled before the reminder went out"}
-    email = compose(business, doc, delivery, template, str(message.payload.get("message") or ""))
+    text = str(message.payload.get("message") or "")
+    email = compose(business, doc, delivery, template, text, Wording(own_template, owner_email))
     delivery.subject = email.subject[:300]
     try:
         mailer_for(business).send(email)
