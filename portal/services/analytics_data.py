@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from sqlalchemy import Date, and_, case, cast, event, func, literal, select
+from sqlalchemy import Date, and_, case, cast, event, func, literal, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -187,7 +187,8 @@ def _dialect() -> str:
 def _month(column: Any) -> ColumnElement[Any]:
     """The first day of the column's month, as the database writes it."""
     if _dialect() == "postgresql":
-        return cast(func.date_trunc("month", column), Date)
+        # A literal, not a parameter: GROUP BY must repeat the very expression of the SELECT.
+        return cast(func.date_trunc(literal_column("'month'"), column), Date)
     return func.strftime("%Y-%m-01", column)
 
 
@@ -430,12 +431,11 @@ def receivables(business: Business, as_of: date) -> tuple[tuple[AgeingBucket, ..
         (Document.due_date >= as_of - timedelta(days=90), 3),
         else_=4,
     )
-    stmt = (
+    items = (
         select(
             bucket.label("bucket"),
-            Document.currency,
-            func.count(),
-            func.sum(Document.balance_minor * _rate()),
+            Document.currency.label("currency"),
+            (Document.balance_minor * _rate()).label("amount"),
         )
         .where(
             Document.business_id == business.id,
@@ -443,8 +443,11 @@ def receivables(business: Business, as_of: date) -> tuple[tuple[AgeingBucket, ..
             Document.status.in_(OPEN),
             Document.due_date.is_not(None),
         )
-        .group_by(bucket, Document.currency)
+        .subquery()
     )
+    stmt = select(
+        items.c.bucket, items.c.currency, func.count(), func.sum(items.c.amount)
+    ).group_by(items.c.bucket, items.c.currency)
     counts = [0] * len(BUCKETS)
     balances = [0] * len(BUCKETS)
     for index, currency, count, amount in db.session.execute(stmt):
