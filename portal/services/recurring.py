@@ -32,7 +32,7 @@ from portal.models import (
     Role,
 )
 from portal.models.base import utcnow
-from portal.services import audit, documents, pricing
+from portal.services import audit, documents, outbox, pricing, saved_cards
 from portal.services.actors import Actor, system_actor
 from portal.services.documents import DRAFT, DraftData, LineData
 from portal.services.errors import InvalidInput, NotFound
@@ -287,7 +287,14 @@ def _run(schedule_id: int, today: date | None) -> list[Document]:
     schedule.next_run_on = next_occurrence(rule, schedule.generated_count, after)
     db.session.flush()
     made = [doc for on in due if (doc := _generate(actor, schedule, template, on)) is not None]
+    charges = [
+        saved_cards.schedule_charge(business, doc, schedule.saved_method_id)
+        for doc in made
+        if schedule.saved_method_id is not None and doc.status != DRAFT
+    ]
     db.session.commit()
+    for message in charges:
+        outbox.dispatch(message.id)
     return made
 
 

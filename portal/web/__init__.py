@@ -41,7 +41,8 @@ from portal.web import (
 def register(app: Flask) -> None:
     # The outbox's handlers, wherever the app runs (web, worker, CLI).
     import portal.jobs.delivery
-    import portal.jobs.notifications  # noqa: F401
+    import portal.jobs.notifications
+    import portal.jobs.payments  # noqa: F401
 
     access.init_app(app)
     security.init_app(app)

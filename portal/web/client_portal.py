@@ -24,7 +24,7 @@ from portal.extensions import limiter
 from portal.models import Document, DocumentKind
 from portal.services import checkout as checkouts
 from portal.services import client_portal as portal
-from portal.services import delivery, experiments, payment_accounts
+from portal.services import delivery, experiments, payment_accounts, saved_cards
 from portal.services.errors import InvalidInput, NotFound
 from portal.services.mail import absolute_url
 from portal.services.pricing import business_today
@@ -108,7 +108,12 @@ def home(token: str) -> ResponseReturnValue:
     if opened.document is not None:
         return _document_view(opened, opened.document)
     return render_template(
-        "client_portal/documents.html", opened=opened, documents=portal.documents_of(opened)
+        "client_portal/documents.html",
+        opened=opened,
+        documents=portal.documents_of(opened),
+        can_save_card=saved_cards.can_save(opened),
+        cards=saved_cards.cards_of(opened.business, opened.client),
+        errors={},
     )
 
 
@@ -311,3 +316,34 @@ def checkout_cancel(token: str, cid: str) -> ResponseReturnValue:
     found = checkouts.cancel(opened, cid)
     back = _back(token, opened, found.document)
     return redirect(f"{back}?notice=cancelled", 303)
+
+
+# --- saving a card for later invoices -------------------------------------------------------
+
+
+@bp.post("/<token>/cards")
+def save_card(token: str) -> ResponseReturnValue:
+    opened = portal.open_link(token)
+    try:
+        url = saved_cards.start_saving(
+            opened,
+            return_url=lambda cid: absolute_url(url_for(".card_return", token=token, cid=cid)),
+            cancel_url=lambda cid: absolute_url(url_for(".home", token=token)),
+        )
+    except InvalidInput as error:
+        return render_template(
+            "client_portal/documents.html",
+            opened=opened,
+            documents=portal.documents_of(opened),
+            can_save_card=saved_cards.can_save(opened),
+            cards=saved_cards.cards_of(opened.business, opened.client),
+            errors=error.errors,
+        ), 422
+    return redirect(url, 303)
+
+
+@bp.get("/<token>/cards/<cid>/return")
+def card_return(token: str, cid: str) -> ResponseReturnValue:
+    opened = portal.open_link(token)
+    card = saved_cards.finish_saving(opened, cid)
+    return render_template("client_portal/card_saved.html", opened=opened, card=card)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Checkout, Document, Role
-from portal.services import payments, provider_payments
+from portal.services import payments, provider_payments, saved_cards
 from portal.services.errors import InvalidInput
 from portal.web.access import current_actor, require_role
 from portal.web.filters import money
@@ -74,3 +74,27 @@ def evidence(public_id: str) -> ResponseReturnValue:
     else:
         flash("Evidence sent; the card network decides within a few weeks.", "success")
     return redirect(back, 303)
+
+
+@bp.post("/app/cards/<public_id>/recurring")
+@require_role(Role.ACCOUNTANT)
+def card_recurring(public_id: str) -> ResponseReturnValue:
+    actor = current_actor()
+    use = request.form.get("use") == "1"
+    changed = saved_cards.use_for_recurring(actor, public_id, use)
+    client = saved_cards.client_of(actor, public_id)
+    if use:
+        flash(f"{changed} recurring schedule(s) will be charged to the card.", "success")
+    else:
+        flash("Recurring invoices are no longer charged to the card.", "success")
+    return redirect(url_for("clients.detail", public_id=client.public_id), 303)
+
+
+@bp.post("/app/cards/<public_id>/remove")
+@require_role(Role.ACCOUNTANT)
+def card_remove(public_id: str) -> ResponseReturnValue:
+    actor = current_actor()
+    client = saved_cards.client_of(actor, public_id)
+    saved_cards.remove(actor, public_id)
+    flash("Card removed.", "success")
+    return redirect(url_for("clients.detail", public_id=client.public_id), 303)

@@ -26,6 +26,7 @@ from portal.models import (
     PaymentAccount,
     ReceivedDocument,
     Role,
+    SavedPaymentMethod,
 )
 from portal.services import (
     auth,
@@ -242,6 +243,21 @@ ACCESS: dict[tuple[str, str], Access] = {
     ),
     ("POST", "/app/disputes/<public_id>/evidence"): Access(
         "online_payments.evidence", Role.ACCOUNTANT, "/app/disputes/{dispute}/evidence", {}
+    ),
+    ("POST", "/pay/<token>/cards"): Access(
+        "client_portal.save_card", PUBLIC, "/pay/{portal_token}/cards", {}
+    ),
+    ("GET", "/pay/<token>/cards/<cid>/return"): Access(
+        "client_portal.card_return", PUBLIC, "/pay/{portal_token}/cards/{setup_checkout}/return"
+    ),
+    ("POST", "/app/cards/<public_id>/recurring"): Access(
+        "online_payments.card_recurring",
+        Role.ACCOUNTANT,
+        "/app/cards/{card}/recurring",
+        {"use": "1"},
+    ),
+    ("POST", "/app/cards/<public_id>/remove"): Access(
+        "online_payments.card_remove", Role.ACCOUNTANT, "/app/cards/{card}/remove", {}
     ),
     ("GET", "/app/experiments"): Access("experiments.index", Role.ACCOUNTANT, "/app/experiments"),
     ("POST", "/app/experiments"): Access("experiments.create", Role.ADMIN, "/app/experiments", {}),
@@ -563,6 +579,7 @@ OWNED_IDS = (
     "{experiment}",
     "{payment}",
     "{dispute}",
+    "{card}",
 )
 
 
@@ -703,7 +720,25 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
             currency="EUR",
             status="cancelled",
         )
-        db.session.add(checkout)
+        setup = Checkout(
+            business_id=team.business.id,
+            account_id=account.id,
+            client_id=client.id,
+            provider="stripe",
+            purpose="setup",
+            provider_checkout_id="cs_role_matrix",
+            amount_minor=0,
+            currency="EUR",
+        )
+        card = SavedPaymentMethod(
+            business_id=team.business.id,
+            client_id=client.id,
+            provider="stripe",
+            customer_id="cus_role_matrix",
+            payment_method_id="pm_role_matrix",
+            label="Visa •••• 4242",
+        )
+        db.session.add_all([checkout, setup, card])
         db.session.commit()
         payment = payments.pay_invoice(owner, invoice.public_id, Decimal("10"), date(2026, 1, 5))
         dispute = Dispute(
@@ -725,6 +760,8 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     return {
         "experiment": experiment.public_id,
         "payment": payment.public_id,
+        "card": card.public_id,
+        "setup_checkout": setup.public_id,
         "dispute": dispute.public_id,
         "payment_account": account.public_id,
         "checkout": checkout.public_id,

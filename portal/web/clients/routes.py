@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from jinja2_fragments.flask import render_block
 
 from portal.models import Client, Role
-from portal.services import audit, client_portal
+from portal.services import audit, client_portal, saved_cards
 from portal.services import clients as client_service
 from portal.services.errors import InvalidInput
 from portal.web.access import current_actor, require_role
@@ -87,7 +87,16 @@ def detail(public_id: str) -> ResponseReturnValue:
     client = client_service.get_client(actor, public_id)
     events = audit.events_for_entity(actor.business, "client", client.public_id)
     links = client_portal.links_for(actor, client.public_id)
-    return render("clients/detail.html", "status", client=client, events=events, links=links)
+    cards = saved_cards.cards_of(actor.business, client)
+    return render(
+        "clients/detail.html",
+        "status",
+        client=client,
+        events=events,
+        links=links,
+        cards=cards,
+        charging=saved_cards.charging(actor.business, client),
+    )
 
 
 @bp.route("/<public_id>/edit", methods=["GET", "POST"])
