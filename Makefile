@@ -30,6 +30,8 @@ bench: dev-install services
 	$(PY) bench/documents.py
 	$(PY) bench/delivery.py
 	$(PY) bench/portal_page.py
+	$(PY) bench/analytics.py
+	DATABASE_URL=$(PG_TEST_URL)_bench_dashboard $(PY) bench/dashboard.py
 
 worker: install
 	$(BIN)/invoice-lite worker
