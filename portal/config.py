@@ -114,6 +114,10 @@ def from_environment(
         # Stripe Connect: the platform's cut of each payment to a connected account, in basis
         # points (100 = 1%).
         "STRIPE_APPLICATION_FEE_BPS": int(_env("STRIPE_APPLICATION_FEE_BPS", "0") or 0),
+        # The platform's own Stripe keys: with them, a business may connect its Stripe account
+        # (Connect onboarding) instead of pasting its keys.
+        "STRIPE_PLATFORM_SECRET_KEY": _env("STRIPE_PLATFORM_SECRET_KEY"),
+        "STRIPE_PLATFORM_WEBHOOK_SECRET": _env("STRIPE_PLATFORM_WEBHOOK_SECRET"),
         # Keys that sign ShareEnvelopes: {"key id": "hmac:<base64>" | "ed25519:<base64 public>"}.
         "ENVELOPE_KEYS": _json_env("ENVELOPE_KEYS"),
         # Uploads (logos, e-invoices, envelopes) larger than this are refused with 413.

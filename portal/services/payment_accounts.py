@@ -10,7 +10,8 @@ from flask import current_app, url_for
 from sqlalchemy import select
 
 from integrations.payments import registry
-from integrations.payments.base import GatewayConfig, PaymentGateway
+from integrations.payments.base import GatewayConfig, GatewayError, PaymentGateway
+from integrations.payments.stripe import Payout, StripeGateway
 from portal.extensions import db
 from portal.models import Business, PaymentAccount, Role
 from portal.services import audit
@@ -218,6 +219,8 @@ def gateway_config(account: PaymentAccount, application_fee_minor: int = 0) -> G
     if base is None:
         raise InvalidInput({"provider": f"{label(account.provider)} is not set up on this server."})
     credentials = credentials_of(account)
+    if account.provider == "stripe" and account.connected_account_id and not credentials:
+        credentials = platform_credentials()  # Stripe Connect: the platform acts for the account
     missing = [c.label for c in CREDENTIALS[account.provider] if not credentials.get(c.name)]
     if missing:
         raise InvalidInput({"provider": f"{label(account.provider)} lacks: {', '.join(missing)}."})
@@ -236,6 +239,98 @@ def gateway_config(account: PaymentAccount, application_fee_minor: int = 0) -> G
 
 def gateway_for(account: PaymentAccount, application_fee_minor: int = 0) -> PaymentGateway:
     return registry.gateway(gateway_config(account, application_fee_minor))
+
+
+# ----------------------------------------------------------------------------- Stripe Connect
+
+
+def platform_credentials() -> dict[str, str]:
+    """The operator's own Stripe keys, when the server offers Stripe Connect."""
+    key = current_app.config.get("STRIPE_PLATFORM_SECRET_KEY")
+    secret = current_app.config.get("STRIPE_PLATFORM_WEBHOOK_SECRET")
+    return {"secret_key": str(key), "webhook_secret": str(secret)} if key and secret else {}
+
+
+def connect_offered() -> bool:
+    return "stripe" in available() and bool(platform_credentials())
+
+
+def platform_gateway() -> StripeGateway:
+    base = api_base("stripe")
+    if base is None or not platform_credentials():
+        raise InvalidInput({"provider": "Stripe Connect is not offered on this server."})
+    return StripeGateway(
+        GatewayConfig(
+            "stripe",
+            base,
+            platform_credentials(),
+            timeout=float(current_app.config["PAYMENTS_TIMEOUT"]),
+        )
+    )
+
+
+def start_connect(actor: Actor, refresh_url: str, return_url: str) -> str:
+    """Create (once) the business's connected Stripe account and return Stripe's onboarding
+    page; payments then go to that account, with the platform's fee."""
+    actor.require(Role.OWNER)
+    gateway = platform_gateway()
+    account = accounts(actor).get("stripe")
+    if account is not None and credentials_of(account):
+        raise InvalidInput({"provider": "Stripe is connected with your own keys already."})
+    try:
+        if account is None or not account.connected_account_id:
+            acct = gateway.create_connected_account(actor.user.email)
+            if account is None:
+                account = PaymentAccount(
+                    business_id=actor.business.id, provider="stripe", credentials="{}"
+                )
+                db.session.add(account)
+            account.connected_account_id = acct
+            account.enabled = False  # until Stripe says the onboarding is done
+            db.session.flush()
+            audit.record(
+                business=actor.business,
+                actor=actor.user,
+                action="payment_account.connect_started",
+                entity_type="payment_account",
+                entity_id=account.public_id,
+                after={"connected_account_id": acct},
+            )
+            db.session.commit()
+        return gateway.onboarding_link(account.connected_account_id, refresh_url, return_url)
+    except GatewayError as error:
+        db.session.rollback()
+        raise InvalidInput({"provider": f"Stripe did not answer: {error}"}) from error
+
+
+def finish_connect(actor: Actor) -> PaymentAccount:
+    """Back from Stripe's onboarding: turn card payments on."""
+    actor.require(Role.OWNER)
+    account = accounts(actor).get("stripe")
+    if account is None or not account.connected_account_id:
+        raise NotFound("No Stripe account is being connected.")
+    account.enabled = True
+    audit.record(
+        business=actor.business,
+        actor=actor.user,
+        action="payment_account.connected",
+        entity_type="payment_account",
+        entity_id=account.public_id,
+        after={"connected_account_id": account.connected_account_id},
+    )
+    db.session.commit()
+    return account
+
+
+def payouts(account: PaymentAccount) -> list[Payout]:
+    """Stripe's latest payouts to the business's bank; empty when Stripe cannot say."""
+    gateway = gateway_for(account)
+    if not isinstance(gateway, StripeGateway):
+        return []
+    try:
+        return gateway.payouts(limit=10)
+    except GatewayError:
+        return []
 
 
 def application_fee(account: PaymentAccount, amount_minor: int) -> int:

@@ -91,6 +91,29 @@ def receive_webhook(provider: str, account_id: str, headers: Mapping[str, str], 
     return sum(1 for event in events if record_event(account, event))
 
 
+def receive_connect_webhook(headers: Mapping[str, str], body: bytes) -> int:
+    """A Stripe Connect webhook: one endpoint for every connected account, signed with the
+    platform's secret; the event names the account it happened on."""
+    gateway = payment_accounts.platform_gateway()
+    try:
+        events = gateway.parse_webhook(headers, body)
+    except WebhookRejected as error:
+        raise WebhookInvalid(str(error) or "The webhook did not verify.") from error
+    except GatewayError as error:
+        raise ProviderUnavailable(str(error)) from error
+    connected = json.loads(body).get("account")
+    account = db.session.scalar(
+        select(PaymentAccount).where(
+            PaymentAccount.provider == "stripe",
+            PaymentAccount.connected_account_id == str(connected or ""),
+            PaymentAccount.connected_account_id != "",
+        )
+    )
+    if account is None:
+        return 0  # an account that left, or the platform's own: nothing of ours
+    return sum(1 for event in events if record_event(account, event))
+
+
 def record_event(account: PaymentAccount, event: PaymentEvent) -> bool:
     """Store and apply one event; False when it was seen before.
 

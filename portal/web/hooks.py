@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from portal.extensions import csrf, db
 from portal.services import provider_payments
-from portal.services.errors import NotFound
+from portal.services.errors import InvalidInput, NotFound
 
 bp = Blueprint("hooks", __name__)
 
@@ -21,6 +21,22 @@ def payment_webhook(provider: str, account_id: str) -> ResponseReturnValue:
         )
     except NotFound:
         return jsonify(error="No such payment account."), 404
+    except provider_payments.WebhookInvalid as error:
+        db.session.rollback()
+        return jsonify(error=str(error)), 400
+    except provider_payments.ProviderUnavailable as error:
+        db.session.rollback()
+        return jsonify(error=str(error)), 503
+    return jsonify(received=new), 200
+
+
+@bp.post("/hooks/stripe-connect")
+@csrf.exempt
+def stripe_connect_webhook() -> ResponseReturnValue:
+    try:
+        new = provider_payments.receive_connect_webhook(dict(request.headers), request.get_data())
+    except InvalidInput:
+        return jsonify(error="Stripe Connect is not offered on this server."), 404
     except provider_payments.WebhookInvalid as error:
         db.session.rollback()
         return jsonify(error=str(error)), 400

@@ -16,6 +16,7 @@ from portal.billing.money import exponent
 from portal.models import PaymentAccount, Role
 from portal.services import payment_accounts as service
 from portal.services.errors import InvalidInput
+from portal.services.mail import absolute_url
 from portal.web.access import current_actor, require_role
 from portal.web.forms import attach_errors
 
@@ -92,6 +93,7 @@ def index() -> ResponseReturnValue:
     actor = current_actor()
     return render_template(
         "payment_settings/index.html",
+        connect_offered=service.connect_offered(),
         providers=list(service.CREDENTIALS),
         available=service.available(),
         accounts=service.accounts(actor),
@@ -138,3 +140,37 @@ def toggle(provider: str, action: str) -> ResponseReturnValue:
     service.set_enabled(current_actor(), provider, action == "enable")
     flash(f"{service.label(provider)} {action}d.", "success")
     return redirect(url_for("payment_settings.index"), 303)
+
+
+@bp.post("/app/settings/stripe-connect")
+@require_role(Role.OWNER)
+def stripe_connect() -> ResponseReturnValue:
+    try:
+        url = service.start_connect(
+            current_actor(),
+            refresh_url=absolute_url(url_for(".index")),
+            return_url=absolute_url(url_for(".stripe_connected")),
+        )
+    except InvalidInput as error:
+        flash(next(iter(error.errors.values())), "error")
+        return redirect(url_for(".index"), 303)
+    return redirect(url, 303)
+
+
+@bp.get("/app/settings/stripe-connect/return")
+@require_role(Role.OWNER)
+def stripe_connected() -> ResponseReturnValue:
+    service.finish_connect(current_actor())
+    flash("Your Stripe account is connected; clients can pay by card.", "success")
+    return redirect(url_for(".index"), 303)
+
+
+@bp.get("/app/settings/stripe-payouts")
+@require_role(Role.ADMIN)
+def stripe_payouts() -> ResponseReturnValue:
+    account = service.accounts(current_actor()).get("stripe")
+    return render_template(
+        "payment_settings/payouts.html",
+        account=account,
+        payouts=service.payouts(account) if account is not None else [],
+    )

@@ -10,6 +10,8 @@
       Plotly.newPlot(el, figure.data, figure.layout || {}, {
         responsive: true,
         displaylogo: false,
+        // The mode bar styles itself with an inline <style> per chart, which the CSP refuses.
+        displayModeBar: false,
       }).then(function () {
         el.dataset.drawn = "1";
         el.setAttribute("data-drawn", "1");
