@@ -85,9 +85,7 @@ def test_every_dashboard_draws_with_two_years_of_history(team: Team, login: Any)
         assert "plotly-4.1.1.min.js" in html
 
 
-def test_training_from_the_page_polls_until_done_then_scores_show(
-    team: Team, login: Any
-) -> None:
+def test_training_from_the_page_polls_until_done_then_scores_show(team: Team, login: Any) -> None:
     long_history(team.actor(), date.today())
     client: FlaskClient = login(Role.ACCOUNTANT)
     response = client.post("/app/analytics/risk/train", headers={"HX-Request": "true"})

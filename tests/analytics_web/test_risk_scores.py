@@ -69,9 +69,7 @@ def test_a_model_of_another_scikit_learn_version_is_refused(
         f'"sklearn_version": "{sklearn.__version__}"'.encode(), b'"sklearn_version": "0.1.0"'
     )
     db.session.execute(
-        update(RiskModel)
-        .where(RiskModel.id == stored.id)
-        .values(data=old, sklearn_version="0.1.0")
+        update(RiskModel).where(RiskModel.id == stored.id).values(data=old, sklearn_version="0.1.0")
     )
     db.session.commit()
     state = risk_scores.model_state(team.business)
