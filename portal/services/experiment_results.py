@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 import plotly.graph_objects as go
+from scipy.stats import beta
 
 from analytics.experiments import ExperimentResult, analyse_experiment
 from portal.models import Experiment
@@ -40,8 +41,14 @@ def results(experiment: Experiment) -> Results:
 
 
 def _figure(analysis: ExperimentResult, names: dict[str, str]) -> str:
-    """Conversion per variant with the 95% interval of its lift over the control."""
+    """Conversion per variant with its 95% credible interval (the Beta posterior the chance to
+    beat the control is computed from); the dotted line is the control's rate."""
     control = analysis.variants[0]
+    low, high = [], []
+    for v in analysis.variants:
+        posterior = beta(1 + v.conversions, 1 + v.visitors - v.conversions)
+        low.append(round((v.rate - float(posterior.ppf(0.025))) * 100, 2))
+        high.append(round((float(posterior.ppf(0.975)) - v.rate) * 100, 2))
     figure = go.Figure(
         go.Bar(
             x=[names.get(v.name, v.name) for v in analysis.variants],
@@ -49,15 +56,15 @@ def _figure(analysis: ExperimentResult, names: dict[str, str]) -> str:
             error_y={
                 "type": "data",
                 "symmetric": False,
-                "array": [round((v.lift_high - v.lift) * 100, 2) for v in analysis.variants],
-                "arrayminus": [round((v.lift - v.lift_low) * 100, 2) for v in analysis.variants],
+                "array": [max(h, 0.0) for h in high],
+                "arrayminus": [max(lo, 0.0) for lo in low],
             },
             text=[f"{v.conversions}/{v.visitors}" for v in analysis.variants],
             textposition="outside",
             name="Paid after viewing",
         ),
         layout={
-            "title": {"text": "Paid after viewing the payment page (%), with 95% interval"},
+            "title": {"text": "Paid after viewing the payment page (%), 95% credible interval"},
             "yaxis": {"title": {"text": "%"}, "rangemode": "tozero"},
             "shapes": [
                 {

@@ -3,6 +3,8 @@ results page counts their visits and payments."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,4 +94,7 @@ def test_clients_in_each_variant_move_the_counts(
         expect(page.locator("#variant-b [data-count=paid]")).to_have_text("1")
         expect(page.locator("#decision")).to_contain_text("Keep running")
         expect(page.locator("#experiment-chart .main-svg").first).to_be_visible()
+        if os.environ.get("INVOICE_LITE_SCREENSHOTS"):
+            docs = Path(__file__).resolve().parents[2] / "docs" / "img"
+            page.screenshot(path=docs / "experiment-results.png", full_page=True)
         assert fake.problems == []

@@ -3,8 +3,10 @@ business sees the invoice paid with the amount and the provider's fee."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +25,7 @@ from tests.payments.conftest import connect
 from tests.services import factories as f
 
 pytestmark = pytest.mark.browser
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
 def paypal_fee(amount: int) -> int:
@@ -80,6 +83,8 @@ def test_a_client_pays_online_and_the_business_sees_it_paid_with_the_fee(
 
     page.goto(f"/pay/{token}")
     expect(page.locator("#pay-balance")).to_have_text("€120.00")
+    if name == "stripe" and os.environ.get("INVOICE_LITE_SCREENSHOTS"):
+        page.screenshot(path=DOCS_IMG / "portal-pay.png", full_page=True)
     page.get_by_role("button", name=f"Pay with {label}").click()
     expect(page.get_by_role("button", name="Complete payment")).to_be_visible()
     page.get_by_role("button", name="Complete payment").click()
@@ -98,3 +103,5 @@ def test_a_client_pays_online_and_the_business_sees_it_paid_with_the_fee(
     expect(row.locator("[data-cell=fee]")).to_have_text(f"€{Decimal(fee).scaleb(-2):.2f}")
     expect(row.locator("[data-cell=net]")).to_have_text(f"€{Decimal(12000 - fee).scaleb(-2):.2f}")
     expect(row).to_contain_text(label)
+    if name == "stripe" and os.environ.get("INVOICE_LITE_SCREENSHOTS"):
+        page.locator("#online-payments").screenshot(path=DOCS_IMG / "online-payments.png")
