@@ -1,6 +1,15 @@
 """SQLAlchemy models, one module per aggregate; imported here so Alembic sees them all."""
 
 from portal.models.analytics import AnalyticsVersion, RiskModel, RiskScore
+from portal.models.api import (
+    ApiKey,
+    ApiNonce,
+    ApiRequest,
+    IdempotencyRecord,
+    OAuthAuthorizationCode,
+    OAuthClient,
+    OAuthToken,
+)
 from portal.models.audit import AuditChainHead, AuditEvent
 from portal.models.catalogue import Product, TaxRate, product_tax_rates
 from portal.models.clients import Client, Contact, Tag, client_tags
@@ -28,9 +37,13 @@ from portal.models.people import Business, Invitation, Membership, Role, User
 from portal.models.portal_links import PortalLink
 from portal.models.rates import CustomField, ExchangeRate
 from portal.models.recurring import LateFeeRule, RecurringSchedule
+from portal.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "AnalyticsVersion",
+    "ApiKey",
+    "ApiNonce",
+    "ApiRequest",
     "AuditChainHead",
     "AuditEvent",
     "Business",
@@ -51,6 +64,7 @@ __all__ = [
     "ExperimentEvent",
     "ExperimentVariant",
     "Heartbeat",
+    "IdempotencyRecord",
     "Instalment",
     "Invitation",
     "Job",
@@ -58,6 +72,9 @@ __all__ = [
     "Membership",
     "NotificationChannel",
     "NumberSequence",
+    "OAuthAuthorizationCode",
+    "OAuthClient",
+    "OAuthToken",
     "OutboxMessage",
     "Payment",
     "PaymentAccount",
@@ -77,6 +94,9 @@ __all__ = [
     "Tag",
     "TaxRate",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "client_tags",
     "product_tax_rates",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -96,7 +97,13 @@ def record(
     head.seq = event.seq
     head.last_hash = event.hash
     db.session.add(event)
+    for listener in LISTENERS:
+        listener(business, event)
     return event
+
+
+#: Called with each new event, in the same transaction (outgoing webhooks publish from here).
+LISTENERS: list[Callable[[Business | None, AuditEvent], None]] = []
 
 
 @dataclass(frozen=True, slots=True)
