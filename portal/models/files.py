@@ -29,7 +29,7 @@ class DocumentTemplate(TimestampMixin, Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"))
-    kind: Mapped[str] = mapped_column(String(20))  # invoice, quote, credit_note, statement
+    kind: Mapped[str] = mapped_column(String(40))  # invoice, quote, credit_note, statement
     body: Mapped[str] = mapped_column(Text, default="")
 
 
