@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ def stripe_shop(team: Team, fake_stripe: FakeStripe) -> PayShop:
     return PayShop(team, client, invoice, account, token)
 
 
-def submit(url: str) -> str:
+def submit(url: str, form: dict[str, str] | None = None) -> str:
     """Press a button on a provider's hosted page (a form POST); returns where it redirects."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -72,7 +73,8 @@ def submit(url: str) -> str:
             return None
 
     opener = urllib.request.build_opener(NoRedirect)
-    request = urllib.request.Request(url, data=b"", method="POST")
+    body = urllib.parse.urlencode(form or {}).encode()
+    request = urllib.request.Request(url, data=body, method="POST")
     try:
         opener.open(request, timeout=10)
     except urllib.error.HTTPError as answer:
