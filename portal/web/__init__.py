@@ -77,6 +77,9 @@ def register(app: Flask) -> None:
         settings.bp,
     ):
         app.register_blueprint(bp)
+    from portal.api.app import init_api
+
+    init_api(app)
     from portal.cli import register_commands
 
     register_commands(app)

@@ -1,0 +1,42 @@
+"""What every resource module uses: the caller, scopes, pages and filters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select
+
+from portal.api import principal
+from portal.api.pagination import SortKey, paginate
+from portal.services.actors import Actor
+
+
+def actor() -> Actor:
+    return principal.current().actor
+
+
+def page(
+    stmt: Select[Any],
+    id_column: Any,
+    keys: dict[str, SortKey],
+    args: dict[str, Any],
+    dump: Any,
+    updated_column: Any = None,
+) -> dict[str, Any]:
+    """A page of ``stmt`` by ``args`` (sort, cursor, limit, updated_since), each row dumped."""
+    since: datetime | None = args.get("updated_since")
+    if since is not None and updated_column is not None:
+        stmt = stmt.where(updated_column >= since)
+    rows, next_cursor = paginate(
+        stmt, id_column, keys, args.get("sort") or "-created_at", args.get("cursor"), args["limit"]
+    )
+    return {"data": [dump(row) for row in rows], "next_cursor": next_cursor}
+
+
+def timestamps(model: Any) -> dict[str, SortKey]:
+    """Sorting by creation (the id's order) and by last change, every model has."""
+    return {
+        "created_at": SortKey(model.id, "id"),
+        "updated_at": SortKey(model.updated_at, "updated_at", "datetime"),
+    }
