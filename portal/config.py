@@ -90,11 +90,29 @@ def from_environment(
         "RATELIMIT_HEADERS_ENABLED": True,
         # Requests per client address to the public portal pages: guessing links stays slow.
         "PORTAL_RATE_LIMIT": _env("PORTAL_RATE_LIMIT", "60 per minute"),
+        # REST API limits, counted per API key or OAuth token: a short burst and a sustained
+        # rate; and per client address, whoever calls (unauthenticated guessing included).
+        "API_RATE_LIMIT_BURST": _env("API_RATE_LIMIT_BURST", "20 per second"),
+        "API_RATE_LIMIT_SUSTAINED": _env("API_RATE_LIMIT_SUSTAINED", "1000 per hour"),
+        "API_RATE_LIMIT_PER_IP": _env("API_RATE_LIMIT_PER_IP", "50 per second"),
+        # Signed API requests: how far a request's timestamp may be from our clock (seconds);
+        # nonces are kept this long too, so a replay within the window is caught.
+        "API_SIGNATURE_WINDOW_SECONDS": int(_env("API_SIGNATURE_WINDOW_SECONDS", "300") or 300),
+        # OAuth 2.0: lifetimes of access tokens and authorization codes (seconds) and of
+        # refresh tokens (days; each use of one gives a new one).
+        "OAUTH_ACCESS_TOKEN_SECONDS": int(_env("OAUTH_ACCESS_TOKEN_SECONDS", "3600") or 3600),
+        "OAUTH_CODE_SECONDS": int(_env("OAUTH_CODE_SECONDS", "600") or 600),
+        "OAUTH_REFRESH_TOKEN_DAYS": int(_env("OAUTH_REFRESH_TOKEN_DAYS", "30") or 30),
         # Chat notifications: Slack's Web API base, the timeout, and (tests, self-hosted chat)
         # webhook URLs on any host instead of the providers' own.
         "SLACK_API_BASE": _env("SLACK_API_BASE", "https://slack.com/api/"),
         "NOTIFY_TIMEOUT": float(_env("NOTIFY_TIMEOUT", "10") or 10),
         "NOTIFY_ANY_HOST": _flag("NOTIFY_ANY_HOST", False),
+        # Outgoing webhooks: seconds to wait for an endpoint's answer, and whether endpoints may
+        # be on this machine (http://127.0.0.1, ::1). Only for tests and local development: on a
+        # server it would let anyone with the admin role reach services listening on loopback.
+        "WEBHOOKS_TIMEOUT": float(_env("WEBHOOKS_TIMEOUT", "10") or 10),
+        "WEBHOOKS_ALLOW_LOOPBACK": _flag("WEBHOOKS_ALLOW_LOOPBACK", False),
         # Payment providers' API roots. A provider is offered to businesses only once its root
         # is set (https://api.stripe.com, https://api-m.paypal.com, https://connect.squareup.com,
         # or their sandboxes); tests point them at fakes on 127.0.0.1.
@@ -120,6 +138,9 @@ def from_environment(
         "STRIPE_PLATFORM_WEBHOOK_SECRET": _env("STRIPE_PLATFORM_WEBHOOK_SECRET"),
         # Keys that sign ShareEnvelopes: {"key id": "hmac:<base64>" | "ed25519:<base64 public>"}.
         "ENVELOPE_KEYS": _json_env("ENVELOPE_KEYS"),
+        # Keys that encrypt backups, newest first (spaces or commas between them): new backups
+        # use the first; older keys stay listed so the backups they wrote can still be restored.
+        "BACKUP_KEYS": (_env("BACKUP_KEYS") or "").replace(",", " ").split(),
         # Uploads (logos, e-invoices, envelopes) larger than this are refused with 413.
         "MAX_CONTENT_LENGTH": int(_env("MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)) or 0),
     }

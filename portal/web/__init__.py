@@ -15,6 +15,7 @@ from portal.web import (
     credit_notes,
     dashboard,
     delivery,
+    developers,
     einvoices,
     email_templates,
     envelopes,
@@ -25,6 +26,7 @@ from portal.web import (
     invoices,
     jobs,
     notifications,
+    oauth,
     online_payments,
     operations,
     payment_settings,
@@ -74,6 +76,8 @@ def register(app: Flask) -> None:
         sharing.bp,
         catalogue.bp,
         team.bp,
+        developers.bp,
+        oauth.bp,
         settings.bp,
     ):
         app.register_blueprint(bp)

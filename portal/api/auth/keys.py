@@ -18,10 +18,17 @@ def presented_key(request: Request) -> str | None:
 @authenticator
 def api_key(request: Request) -> ApiPrincipal | None:
     raw = presented_key(request)
-    if raw is None:
-        return None
+    if raw is None or request.headers.get("X-Signature"):
+        return None  # none, or a signed request: the signature authenticator checks it
     try:
-        _, principal = api_keys.principal_for(raw)
+        key, principal = api_keys.principal_for(raw)
     except api_keys.KeyRefused as refused:
         raise Unauthorized(refused.detail) from refused
+    if key.require_signature:
+        raise Unauthorized(
+            "This API key accepts signed requests only: send the X-Signature-Key-Id, "
+            "X-Signature-Timestamp, X-Signature-Nonce and X-Signature headers.",
+            code="signature_required",
+        )
+    api_keys.touch(key)
     return principal
