@@ -37,6 +37,13 @@ from portal.models.people import Business, Invitation, Membership, Role, User
 from portal.models.portal_links import PortalLink
 from portal.models.rates import CustomField, ExchangeRate
 from portal.models.recurring import LateFeeRule, RecurringSchedule
+from portal.models.security import (
+    LoginAttempt,
+    RecoveryCode,
+    RememberedDevice,
+    TotpCredential,
+    UserSession,
+)
 from portal.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
@@ -69,6 +76,7 @@ __all__ = [
     "Invitation",
     "Job",
     "LateFeeRule",
+    "LoginAttempt",
     "Membership",
     "NotificationChannel",
     "NumberSequence",
@@ -83,8 +91,10 @@ __all__ = [
     "Product",
     "ProviderEvent",
     "ReceivedDocument",
+    "RecoveryCode",
     "RecurringSchedule",
     "Refund",
+    "RememberedDevice",
     "ReminderRule",
     "RenderedFile",
     "RiskModel",
@@ -93,7 +103,9 @@ __all__ = [
     "SavedPaymentMethod",
     "Tag",
     "TaxRate",
+    "TotpCredential",
     "User",
+    "UserSession",
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -79,6 +80,8 @@ class Business(PublicIdMixin, TimestampMixin, Model):
     mail_from: Mapped[str] = mapped_column(String(254), default="")
     track_opens: Mapped[bool] = mapped_column(default=True)
     bounce_address: Mapped[str] = mapped_column(String(254), default="")
+    # Every member must log in with a second factor; those without one are sent to set it up.
+    require_2fa: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="business")
 

@@ -13,13 +13,13 @@ from sqlalchemy.orm import contains_eager
 from integrations.notify.email import OutgoingEmail
 from portal.extensions import db
 from portal.models import Business, Membership, Role, User
-from portal.models.base import utcnow
-from portal.services import audit, mail
+from portal.services import audit, login_attempts, mail, sessions
 from portal.services.errors import InvalidInput
 from portal.services.passwords import check_strength, hash_password, verify_password
 from portal.services.validation import check_currency, check_locale, check_time_zone
 
 RESET_SALT = "password-reset"
+SAME_AS_BEFORE = "Choose a password other than the current one."
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,18 +86,44 @@ def sign_up(data: SignUp) -> tuple[User, Business]:
 _DUMMY_HASH: dict[str, str] = {}
 
 
-def authenticate(email: str, password: str) -> User | None:
+def authenticate(email: str, password: str, ip: str = "") -> User | None:
+    """The user whose email and password these are, or None (and the failure is counted).
+
+    Raises ``LockedOut`` while too many recent failures lock the account or the address. A
+    log-in that succeeds is counted when its session starts (after the second step, if any).
+    """
+    login_attempts.check_not_locked(email, ip)
     user = find_user(email)
     if user is None:
         profile = str(current_app.config["ARGON2_PROFILE"])
         dummy = _DUMMY_HASH.setdefault(profile, hash_password("not a real password"))
         verify_password(dummy, password)
-        return None
-    if not verify_password(user.password_hash, password):
-        return None
-    user.last_login_at = utcnow()
-    db.session.commit()
-    return user
+    elif verify_password(user.password_hash, password):
+        return user
+    login_attempts.record_failure(email, ip)
+    return None
+
+
+def change_password(user: User, current: str, new: str, keep_session: str | None) -> None:
+    """A new password, given the current one; every other session of the member ends."""
+    errors: dict[str, str] = {}
+    if not verify_password(user.password_hash, current):
+        errors["current"] = "This is not your current password."
+    elif (msg := check_strength(new)) is not None:
+        errors["password"] = msg
+    elif new == current:
+        errors["password"] = SAME_AS_BEFORE
+    if errors:
+        raise InvalidInput(errors)
+    user.password_hash = hash_password(new)
+    audit.record(
+        business=None,
+        actor=user,
+        action="user.password_changed",
+        entity_type="user",
+        entity_id=user.public_id,
+    )
+    sessions.revoke_other_sessions(user, keep_session, reason="password")
 
 
 def memberships_of(user: User) -> list[Membership]:
@@ -172,5 +198,6 @@ def reset_password(token: str, new_password: str) -> User:
         entity_type="user",
         entity_id=user.public_id,
     )
-    db.session.commit()
+    # Whoever knew the old password is logged out everywhere.
+    sessions.revoke_other_sessions(user, None, reason="password")
     return user

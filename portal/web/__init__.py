@@ -34,6 +34,7 @@ from portal.web import (
     quotes,
     reports,
     security,
+    security_settings,
     settings,
     sharing,
     team,
@@ -46,6 +47,8 @@ def register(app: Flask) -> None:
     import portal.jobs.notifications
     import portal.jobs.payments  # noqa: F401
 
+    # Sessions first: a revoked or timed-out session must not load an actor.
+    auth.init_app(app)
     access.init_app(app)
     security.init_app(app)
     errors.init_app(app)
@@ -76,6 +79,7 @@ def register(app: Flask) -> None:
         sharing.bp,
         catalogue.bp,
         team.bp,
+        security_settings.bp,
         developers.bp,
         oauth.bp,
         settings.bp,

@@ -1,23 +1,51 @@
-"""Sign up, log in, log out, password reset."""
+"""Sign up, log in (password, then a second factor when the member has one), log out,
+password reset; and the life of a logged-in session on every request."""
 
 from __future__ import annotations
 
+import time
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user, user_logged_in
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import Email, EqualTo, InputRequired, Length
 
+from portal.extensions import db
+from portal.models import User
 from portal.services import auth as auth_service
+from portal.services import login_attempts, sessions, two_factor
 from portal.services.errors import InvalidInput
 from portal.services.validation import currency_choices
 from portal.web.access import BUSINESS_KEY
 from portal.web.forms import attach_errors
 
 bp = Blueprint("auth", __name__)
+
+# The session cookie's key for the id of its ``UserSession`` row.
+SESSION_ID = "sid"
+# Between the password and the second step: who, since when, and where to go next.
+PENDING = "pending_2fa"
+PENDING_MAX_AGE = 300
+DEVICE_COOKIE = "il_device"
+DEVICE_SALT = "remembered-device"
+WRONG = "The email or password is wrong."
 
 COMMON_ZONES = [
     "UTC",
@@ -51,6 +79,16 @@ class SignUpForm(FlaskForm):
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[InputRequired(), Email()])
     password = PasswordField("Password", validators=[InputRequired()])
+
+
+class SecondStepForm(FlaskForm):
+    code = StringField(
+        "Code",
+        validators=[InputRequired(), Length(max=40)],
+        description="The 6-digit code from your authenticator app, or a recovery code.",
+        render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True},
+    )
+    remember = BooleanField("Remember this device for 30 days")
 
 
 class ForgotForm(FlaskForm):
@@ -96,6 +134,7 @@ def signup() -> ResponseReturnValue:
             attach_errors(form, error)
         else:
             session.clear()
+            g.login_method = "sign-up"
             login_user(user)
             session[BUSINESS_KEY] = business.public_id
             flash(f"Welcome to Invoice Lite, {business.legal_name} is ready.", "success")
@@ -108,20 +147,141 @@ def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")))
     form = LoginForm()
+    status = 200
     if form.validate_on_submit():
-        user = auth_service.authenticate(form.email.data or "", form.password.data or "")
-        if user is None:
-            form.form_errors.append("The email or password is wrong.")
+        try:
+            user = auth_service.authenticate(
+                form.email.data or "", form.password.data or "", _client_ip()
+            )
+        except login_attempts.LockedOut as locked:
+            form.form_errors.append(str(locked))
+            status = 429
         else:
-            session.clear()
-            login_user(user)
-            return redirect(safe_next(request.args.get("next")), 303)
-    return render_template("auth/login.html", form=form), 422 if form.errors else 200
+            if user is not None:
+                return _after_password(user, safe_next(request.args.get("next")))
+            form.form_errors.append(WRONG)
+    if status == 200 and (form.errors or form.form_errors):
+        status = 422
+    return render_template("auth/login.html", form=form), status
+
+
+def _after_password(user: User, target: str) -> ResponseReturnValue:
+    """The password was right: log in, or ask for the second factor first."""
+    if two_factor.is_enrolled(user):
+        if _remembered_device(user):
+            return _complete_login(user, "device", target)
+        session.clear()
+        session[PENDING] = {"user": user.public_id, "at": int(time.time()), "next": target}
+        return redirect(url_for("auth.second_step"), 303)
+    required = two_factor.businesses_requiring(user)
+    if required:
+        names = ", ".join(b.legal_name for b in required)
+        flash(f"{names} requires two-factor login: set it up to go on.", "info")
+        target = url_for("security_settings.setup")
+    return _complete_login(user, "password", target)
+
+
+def _complete_login(
+    user: User, method: str, target: str, device_token: str | None = None
+) -> ResponseReturnValue:
+    """A new session (rotated: nothing of the anonymous one survives) and the way on."""
+    session.clear()
+    g.login_method = method
+    login_user(user)
+    response = redirect(target, 303)
+    if device_token is not None:
+        value = _device_serializer().dumps({"u": user.public_id, "t": device_token})
+        response.set_cookie(
+            DEVICE_COOKIE,
+            value,
+            max_age=two_factor.DEVICE_DAYS * 24 * 3600,
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
+
+
+def _device_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=DEVICE_SALT)
+
+
+def _remembered_device(user: User) -> bool:
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    if not cookie:
+        return False
+    try:
+        data = _device_serializer().loads(cookie)
+    except BadSignature:
+        return False
+    if not isinstance(data, dict) or data.get("u") != user.public_id:
+        return False
+    return two_factor.remembered_device(user, str(data.get("t", ""))) is not None
+
+
+def _pending() -> tuple[User, str] | None:
+    data = session.get(PENDING)
+    if not isinstance(data, dict) or time.time() - int(data.get("at", 0)) > PENDING_MAX_AGE:
+        return None
+    user = db.session.scalar(select(User).where(User.public_id == data.get("user")))
+    if user is None:
+        return None
+    return user, safe_next(data.get("next"))
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+def second_step() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(url_for("dashboard.home"))
+    pending = _pending()
+    if pending is None:
+        session.pop(PENDING, None)
+        flash("Log in with your email and password first.", "info")
+        return redirect(url_for("auth.login"))
+    user, target = pending
+    form = SecondStepForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            login_attempts.check_not_locked(user.email, _client_ip())
+        except login_attempts.LockedOut as locked:
+            form.code.errors = [str(locked)]
+            status = 429
+        else:
+            factor = two_factor.verify_second_factor(user, form.code.data or "")
+            if factor is None:
+                db.session.rollback()
+                login_attempts.record_failure(user.email, _client_ip())
+                form.code.errors = [two_factor.WRONG_CODE]
+            else:
+                token = None
+                if form.remember.data:
+                    token, _ = two_factor.remember_device(
+                        user, sessions.device_label(_user_agent())
+                    )
+                response = _complete_login(user, factor, target, token)
+                if factor == "recovery":
+                    _warn_about_recovery_codes(user)
+                return response
+    if status == 200 and form.errors:
+        status = 422
+    return render_template("auth/two_factor.html", form=form), status
+
+
+def _warn_about_recovery_codes(user: User) -> None:
+    left = two_factor.recovery_codes_left(user)
+    flash(
+        f"You logged in with a recovery code; it is now used up. {left} of "
+        f"{two_factor.RECOVERY_CODES} are left"
+        + (": make new ones in your account security." if left <= 3 else "."),
+        "info",
+    )
 
 
 @bp.post("/logout")
 @login_required
 def logout() -> ResponseReturnValue:
+    sessions.end_session(session.get(SESSION_ID))
     logout_user()
     session.clear()
     flash("You are logged out.", "info")
@@ -162,3 +322,42 @@ def reset_password(token: str) -> ResponseReturnValue:
 @login_required
 def no_business() -> ResponseReturnValue:
     return render_template("auth/no_business.html")
+
+
+# --- the session on every request ---------------------------------------------------------------
+
+
+def _client_ip() -> str:
+    return request.remote_addr or ""
+
+
+def _user_agent() -> str:
+    return request.user_agent.string or ""
+
+
+def _on_logged_in(sender: Flask, user: User, **extra: Any) -> None:
+    """Every log-in (password, second step, sign-up, invitation) starts a tracked session."""
+    method = str(g.pop("login_method", "password"))
+    session[SESSION_ID] = sessions.start_session(
+        user, ip=_client_ip(), user_agent=_user_agent(), method=method
+    )
+
+
+def _check_session() -> None:
+    """A session that was revoked, sat idle too long or reached its age limit logs out."""
+    if request.endpoint == "static" or "_user_id" not in session:
+        return
+    if not current_user.is_authenticated:
+        return
+    user = cast(User, current_user._get_current_object())
+    result = sessions.check_session(user, session.get(SESSION_ID), _client_ip())
+    if isinstance(result, sessions.Ended):
+        logout_user()
+        session.clear()
+        flash(result.message, "info")
+
+
+def init_app(app: Flask) -> None:
+    """Call before the actor is loaded, so an ended session never acts."""
+    user_logged_in.connect(_on_logged_in, app)
+    app.before_request(_check_session)
