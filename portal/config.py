@@ -113,6 +113,11 @@ def from_environment(
         # server it would let anyone with the admin role reach services listening on loopback.
         "WEBHOOKS_TIMEOUT": float(_env("WEBHOOKS_TIMEOUT", "10") or 10),
         "WEBHOOKS_ALLOW_LOOPBACK": _flag("WEBHOOKS_ALLOW_LOOPBACK", False),
+        # Outgoing webhooks: seconds to wait for an endpoint's answer, and whether endpoints may
+        # be on this machine (http://127.0.0.1, ::1). Only for tests and local development: on a
+        # server it would let anyone with the admin role reach services listening on loopback.
+        "WEBHOOKS_TIMEOUT": float(_env("WEBHOOKS_TIMEOUT", "10") or 10),
+        "WEBHOOKS_ALLOW_LOOPBACK": _flag("WEBHOOKS_ALLOW_LOOPBACK", False),
         # Payment providers' API roots. A provider is offered to businesses only once its root
         # is set (https://api.stripe.com, https://api-m.paypal.com, https://connect.squareup.com,
         # or their sandboxes); tests point them at fakes on 127.0.0.1.

@@ -81,6 +81,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "SMTP_HOST": None,
             # Tests make many portal requests from one address; one test checks the limit.
             "PORTAL_RATE_LIMIT": "100000 per minute",
+            "WEBHOOKS_ALLOW_LOOPBACK": True,
         }
     )
     app.test_client_class = CsrfClient

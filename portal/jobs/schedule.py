@@ -122,6 +122,21 @@ def retrain_risk_models() -> dict[str, Any]:
     return _run("risk-retrain", retrain_all)
 
 
+@with_app
+def retry_webhooks() -> dict[str, Any]:
+    """Hand each webhook delivery whose next attempt is due to the ``webhooks`` workers."""
+    from portal.services.webhooks import hand_over_due
+
+    return _run("webhook-retries", lambda: {"queued": hand_over_due()})
+
+
+@with_app
+def purge_webhook_bodies() -> dict[str, Any]:
+    from portal.services.webhooks import purge_bodies
+
+    return _run("webhook-purge", lambda: {"deliveries": purge_bodies()})
+
+
 # name -> (function, queue). The intervals come from ``operations.TASK_PERIODS``, which the
 # status page uses to tell a late task.
 TASKS: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
@@ -132,6 +147,8 @@ TASKS: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
     "quote-expiry": (expire_quotes, "default"),
     "overdue-invoices": (notify_overdue_invoices, "default"),
     "audit-verify": (verify_audit, "default"),
+    "webhook-retries": (retry_webhooks, "webhooks"),
+    "webhook-purge": (purge_webhook_bodies, "default"),
 }
 # name -> (function, queue, cron): work run at a time of day rather than every period.
 NIGHTLY: dict[str, tuple[Callable[[], dict[str, Any]], str, str]] = {

@@ -46,6 +46,8 @@ TASK_PERIODS: dict[str, int] = {
     "quote-expiry": DAY,
     "overdue-invoices": DAY,
     "audit-verify": DAY,
+    "webhook-retries": 30,
+    "webhook-purge": DAY,
 }
 # The scheduler beats at least once a minute; ten minutes of silence is a stall.
 SCHEDULER_STALL = timedelta(minutes=10)

@@ -38,6 +38,7 @@ from portal.web import (
     settings,
     sharing,
     team,
+    webhooks,
 )
 
 
@@ -45,7 +46,8 @@ def register(app: Flask) -> None:
     # The outbox's handlers, wherever the app runs (web, worker, CLI).
     import portal.jobs.delivery
     import portal.jobs.notifications
-    import portal.jobs.payments  # noqa: F401
+    import portal.jobs.payments
+    import portal.jobs.webhooks  # noqa: F401  (also registers the audit listener)
 
     # Sessions first: a revoked or timed-out session must not load an actor.
     auth.init_app(app)
@@ -83,6 +85,7 @@ def register(app: Flask) -> None:
         developers.bp,
         oauth.bp,
         settings.bp,
+        webhooks.bp,
     ):
         app.register_blueprint(bp)
     from portal.api.app import init_api
