@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from analytics.cohorts import active_counts, retention
+from tests.shared_dir import SHARED
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = SHARED / "data"
 
 pytestmark = pytest.mark.skipif(
     not DATA.exists(), reason=f"public data sets not present at {DATA} (see bench/analytics.py)"

@@ -13,7 +13,6 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -33,7 +32,9 @@ from openapi_core.deserializing.styles import StyleDeserializersFactory, style_d
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs"
+from tests.shared_dir import SHARED
+
+SPECS = SHARED / "specs"
 
 
 def load_spec(relative: str) -> dict[str, Any]:

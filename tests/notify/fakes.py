@@ -23,7 +23,9 @@ from referencing.jsonschema import DRAFT4, DRAFT202012
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-SPECS = Path("/work/shared/specs")
+from tests.shared_dir import SHARED
+
+SPECS = SHARED / "specs"
 HERE = Path(__file__).parent
 DISCORD_OPERATION = "/paths/~1webhooks~1{webhook_id}~1{webhook_token}/post"
 
