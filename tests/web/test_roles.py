@@ -83,6 +83,68 @@ ACCESS: dict[tuple[str, str], Access] = {
         "auth.reset_password", PUBLIC, "/password/reset/{reset_token}", {}
     ),
     ("GET", "/no-business"): Access("auth.no_business", LOGIN_ONLY, "/no-business"),
+    ("GET", "/login/two-factor"): Access("auth.second_step", PUBLIC, "/login/two-factor"),
+    ("POST", "/login/two-factor"): Access("auth.second_step", PUBLIC, "/login/two-factor", {}),
+    ("GET", "/app/account/security/"): Access(
+        "security_settings.index", LOGIN_ONLY, "/app/account/security/"
+    ),
+    ("GET", "/app/account/security/two-factor"): Access(
+        "security_settings.setup", LOGIN_ONLY, "/app/account/security/two-factor"
+    ),
+    ("POST", "/app/account/security/two-factor"): Access(
+        "security_settings.setup", LOGIN_ONLY, "/app/account/security/two-factor", {}
+    ),
+    ("POST", "/app/account/security/two-factor/recovery-codes"): Access(
+        "security_settings.regenerate_codes",
+        LOGIN_ONLY,
+        "/app/account/security/two-factor/recovery-codes",
+        {},
+    ),
+    ("POST", "/app/account/security/two-factor/disable"): Access(
+        "security_settings.disable", LOGIN_ONLY, "/app/account/security/two-factor/disable", {}
+    ),
+    # A device or session of nobody: every member may ask, and finds nothing to end.
+    ("POST", "/app/account/security/devices/<public_id>/forget"): Access(
+        "security_settings.forget_device",
+        LOGIN_ONLY,
+        "/app/account/security/devices/not-a-device/forget",
+        {},
+        frozenset({404}),
+    ),
+    ("POST", "/app/account/security/devices/forget-all"): Access(
+        "security_settings.forget_all_devices",
+        LOGIN_ONLY,
+        "/app/account/security/devices/forget-all",
+        {},
+    ),
+    ("GET", "/app/account/security/sessions"): Access(
+        "security_settings.sessions_page", LOGIN_ONLY, "/app/account/security/sessions"
+    ),
+    ("POST", "/app/account/security/sessions/<public_id>/revoke"): Access(
+        "security_settings.revoke_session",
+        LOGIN_ONLY,
+        "/app/account/security/sessions/not-a-session/revoke",
+        {},
+        frozenset({404}),
+    ),
+    ("POST", "/app/account/security/sessions/revoke-others"): Access(
+        "security_settings.revoke_other_sessions",
+        LOGIN_ONLY,
+        "/app/account/security/sessions/revoke-others",
+        {},
+    ),
+    ("GET", "/app/account/security/password"): Access(
+        "security_settings.password", LOGIN_ONLY, "/app/account/security/password"
+    ),
+    ("POST", "/app/account/security/password"): Access(
+        "security_settings.password", LOGIN_ONLY, "/app/account/security/password", {}
+    ),
+    ("POST", "/app/account/security/business"): Access(
+        "security_settings.business_requirement",
+        Role.OWNER,
+        "/app/account/security/business",
+        {},
+    ),
     ("GET", "/app/"): Access("dashboard.home", Role.VIEWER, "/app/"),
     ("GET", "/app/clients/"): Access("clients.index", Role.VIEWER, "/app/clients/?q=blue"),
     ("GET", "/app/clients/new"): Access("clients.new", Role.STAFF, "/app/clients/new"),
