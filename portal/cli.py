@@ -25,6 +25,7 @@ def main() -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from portal.commands.backup import backup_command, restore_command
     from portal.commands.delivery import bounces, reminders
     from portal.commands.envelope import envelope
     from portal.commands.operations import outbox, scheduler_command
@@ -43,6 +44,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(rates_group)
     app.cli.add_command(recurring_group)
     app.cli.add_command(late_fees_group)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 def _seed() -> None:
