@@ -69,7 +69,8 @@ def _check() -> Response | None:
             standing = Standing(
                 limit=item.amount,
                 remaining=max(stats.remaining, 0),
-                reset=max(math.ceil(stats.reset_time - now), 0),
+                # The store's clock runs a hair behind ours: never more than the window.
+                reset=min(max(math.ceil(stats.reset_time - now), 0), item.get_expiry()),
             )
             standings.append(standing)
             if not allowed and refused is None:
