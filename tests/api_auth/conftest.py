@@ -40,6 +40,8 @@ def before() -> Response | None:
         g.api_principal = authenticate(request)
     except Unauthorized as refused:
         return problem(401, "Unauthorized", refused.detail, kind=refused.code)
+    if g.api_principal is None:  # as the API does for every call but its documents
+        return problem(401, "Unauthorized", "Send an API key.", kind="missing_credentials")
     for hook in hooks.BEFORE:
         answer = hook()
         if answer is not None:

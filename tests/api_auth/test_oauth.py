@@ -228,7 +228,7 @@ def test_a_reused_code_is_refused_and_its_tokens_revoked(
 ) -> None:
     app, secret = _register(team, confidential=True)
     session = _session(app, secret)
-    token, back = _authorized(live_server, browser, session)
+    _, back = _authorized(live_server, browser, session)
     code = parse_qs(urlsplit(back).query)["code"][0]
     again = requests.post(
         f"{live_server}/oauth/token",
