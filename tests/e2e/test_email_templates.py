@@ -60,7 +60,7 @@ def test_edit_preview_save_and_reset_the_invoice_email(page: Page, db: Any, inbo
     )
     expect(preview.locator("#preview-html strong")).to_contain_text("€1,234.56")
     expect(preview.locator("#preview-html")).to_contain_text("Hi Blue Harbor GmbH,")
-    if os.environ.get("INVOICE_LITE_UPDATE_SCREENSHOTS"):
+    if os.environ.get("INVOICE_LITE_SCREENSHOTS"):
         page.screenshot(path=SCREENSHOT, full_page=True)
     page.get_by_role("button", name="Save email").click()
     expect(page.locator(".toast")).to_contain_text("Invoice email saved")

@@ -52,7 +52,7 @@ def test_open_a_report_change_the_dates_and_download_excel(
     expect(table.locator("tfoot tr[data-currency=EUR]")).to_contain_text("€525.00")
     expect(table.locator("tfoot tr[data-currency=USD]")).to_contain_text("$1,200.00")
     expect(page).to_have_url("/app/reports/invoice-register?from=2026-01-01&to=2026-01-31")
-    if os.environ.get("INVOICE_LITE_UPDATE_SCREENSHOTS"):
+    if os.environ.get("INVOICE_LITE_SCREENSHOTS"):
         page.screenshot(path=SCREENSHOT, full_page=True)
 
     change(page, "From", "2026-02-01")  # after the end date: refused beside the field
