@@ -83,10 +83,10 @@ class AppForm(FlaskForm):
     )
     client_type = RadioField(
         "Kind of app",
-        choices=[
-            ("confidential", "Confidential: runs on a server and keeps a client secret"),
-            ("public", "Public: a browser or mobile app; no secret, PKCE (S256) required"),
-        ],
+        choices={
+            "confidential": "Confidential: runs on a server and keeps a client secret",
+            "public": "Public: a browser or mobile app; no secret, PKCE (S256) required",
+        },
         default="confidential",
     )
     grant_types = SelectMultipleField(
@@ -109,7 +109,7 @@ class LogForm(FlaskForm):
     class Meta:
         csrf = False
 
-    who = SelectField("Key or app", choices={"": "Anyone"})
+    who = SelectField("Key or app", choices={"": "Anyone"}, default="")
     route = StringField("Path contains", validators=[Optional(), Length(max=200)])
     status = StringField("Status", validators=[Optional(), Length(max=3)], description="200, 4xx…")
     since = DateField("From", validators=[Optional()])
