@@ -45,7 +45,7 @@ class EndpointForm(FlaskForm):
     description = StringField("Description", validators=[Length(max=200)])
     events = SelectMultipleField(
         "Events",
-        choices=[(k, f"{k} — {v}") for k, v in service.EVENT_TYPES.items()],
+        choices={k: f"{k} — {v}" for k, v in service.EVENT_TYPES.items()},
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
         description="None ticked: every event, including those added later.",
@@ -96,7 +96,7 @@ def add() -> ResponseReturnValue:
             attach_errors(form, error)
         else:
             # The secret is shown here once; it is never in a redirect or a cookie.
-            return _detail(endpoint, secret=endpoint.secret, status=201)
+            return _detail(endpoint, secret=endpoint.secret)
     return _index(form, 422)
 
 

@@ -43,6 +43,7 @@ from portal.services import (
     quotes,
 )
 from portal.services import team as team_service
+from portal.services import webhooks
 from portal.services.catalogue import ProductData, TaxRateData
 from portal.services.clients import ClientData
 from portal.services.documents import DraftData, LineData
@@ -545,6 +546,44 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/app/settings/notifications/<public_id>/test"): Access(
         "notifications.send_test", Role.ADMIN, "/app/settings/notifications/{channel}/test", {}
     ),
+    ("GET", "/app/settings/webhooks"): Access(
+        "webhooks.index", Role.ADMIN, "/app/settings/webhooks"
+    ),
+    ("POST", "/app/settings/webhooks"): Access(
+        "webhooks.add", Role.ADMIN, "/app/settings/webhooks", {"url": "http://127.0.0.1:9/in"}
+    ),
+    ("GET", "/app/settings/webhooks/<public_id>"): Access(
+        "webhooks.detail", Role.ADMIN, "/app/settings/webhooks/{webhook}"
+    ),
+    ("GET", "/app/settings/webhooks/<public_id>/edit"): Access(
+        "webhooks.edit", Role.ADMIN, "/app/settings/webhooks/{webhook}/edit"
+    ),
+    ("POST", "/app/settings/webhooks/<public_id>/edit"): Access(
+        "webhooks.edit", Role.ADMIN, "/app/settings/webhooks/{webhook}/edit", {}
+    ),
+    ("POST", "/app/settings/webhooks/<public_id>/delete"): Access(
+        "webhooks.delete", Role.ADMIN, "/app/settings/webhooks/{webhook}/delete", {}
+    ),
+    ("POST", "/app/settings/webhooks/<public_id>/test"): Access(
+        "webhooks.send_test", Role.ADMIN, "/app/settings/webhooks/{webhook}/test", {}
+    ),
+    ("POST", "/app/settings/webhooks/<public_id>/rotate"): Access(
+        "webhooks.rotate", Role.ADMIN, "/app/settings/webhooks/{webhook}/rotate", {}
+    ),
+    ("POST", "/app/settings/webhooks/<public_id>/enable"): Access(
+        "webhooks.enable", Role.ADMIN, "/app/settings/webhooks/{webhook}/enable", {}
+    ),
+    ("GET", "/app/settings/webhooks/<public_id>/deliveries/<delivery_id>"): Access(
+        "webhooks.delivery",
+        Role.ADMIN,
+        "/app/settings/webhooks/{webhook}/deliveries/{webhook_delivery}",
+    ),
+    ("POST", "/app/settings/webhooks/<public_id>/deliveries/<delivery_id>/resend"): Access(
+        "webhooks.resend",
+        Role.ADMIN,
+        "/app/settings/webhooks/{webhook}/deliveries/{webhook_delivery}/resend",
+        {},
+    ),
     ("GET", "/app/invoices/<public_id>/email"): Access(
         "delivery.send_invoice", Role.STAFF, "/app/invoices/{invoice}/email"
     ),
@@ -637,6 +676,8 @@ OWNED_IDS = (
     "{report_job}",
     "{received}",
     "{channel}",
+    "{webhook}",
+    "{webhook_delivery}",
     "{outbox}",
     "{experiment}",
     "{payment}",
@@ -747,6 +788,10 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         )
         db.session.add(channel)
         db.session.commit()
+        webhook = webhooks.create_endpoint(
+            owner, webhooks.EndpointData(url="http://127.0.0.1:9/in", events=("invoice.paid",))
+        )
+        webhook_delivery = webhooks.send_test(owner, webhook.public_id)
         message = OutboxMessage(
             business_id=team.business.id,
             kind="test.nothing",
@@ -836,6 +881,8 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "portal_invoice": invoice.public_id,
         "portal_quote": sent_quote.public_id,
         "channel": channel.public_id,
+        "webhook": webhook.public_id,
+        "webhook_delivery": webhook_delivery.public_id,
         "received": received.public_id,
         "job": job.public_id,
         "report_job": report_job.public_id,
