@@ -174,11 +174,12 @@ def _after_password(user: User, target: str) -> ResponseReturnValue:
         session[PENDING] = {"user": user.public_id, "at": int(time.time()), "next": target}
         return redirect(url_for("auth.second_step"), 303)
     required = two_factor.businesses_requiring(user)
-    if required:
-        names = ", ".join(b.legal_name for b in required)
-        flash(f"{names} requires two-factor login: set it up to go on.", "info")
-        target = url_for("security_settings.setup")
-    return _complete_login(user, "password", target)
+    if not required:
+        return _complete_login(user, "password", target)
+    response = _complete_login(user, "password", url_for("security_settings.setup"))
+    names = ", ".join(b.legal_name for b in required)
+    flash(f"{names} requires two-factor login: set it up to go on.", "info")
+    return response
 
 
 def _complete_login(

@@ -1,0 +1,1 @@
+"""Two-factor login, sessions, throttling and password rules."""
