@@ -29,6 +29,7 @@ from portal.models import (
     SavedPaymentMethod,
 )
 from portal.services import (
+    api_keys,
     auth,
     catalogue,
     client_portal,
@@ -39,11 +40,11 @@ from portal.services import (
     experiments,
     jobs,
     mail,
+    oauth,
     payments,
     quotes,
 )
 from portal.services import team as team_service
-from portal.services import webhooks
 from portal.services.catalogue import ProductData, TaxRateData
 from portal.services.clients import ClientData
 from portal.services.documents import DraftData, LineData
@@ -66,6 +67,13 @@ class Access:
     # What an allowed call answers, where it is not one of ALLOWED (a webhook without a body).
     statuses: frozenset[int] | None = None
 
+
+# An app's consent screen, as an app sends people to it (PKCE S256, a registered redirect URI).
+AUTHORIZE = (
+    "/oauth/authorize?response_type=code&client_id={oauth_client_id}&scope=clients:read"
+    "&redirect_uri=https://app.example/cb&state=s&code_challenge_method=S256"
+    "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+)
 
 # (method, rule) -> who may call it, and how to call it with real ids.
 ACCESS: dict[tuple[str, str], Access] = {
@@ -546,43 +554,47 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/app/settings/notifications/<public_id>/test"): Access(
         "notifications.send_test", Role.ADMIN, "/app/settings/notifications/{channel}/test", {}
     ),
-    ("GET", "/app/settings/webhooks"): Access(
-        "webhooks.index", Role.ADMIN, "/app/settings/webhooks"
+    ("GET", "/app/settings/developers/"): Access(
+        "developers.keys", Role.ADMIN, "/app/settings/developers/"
     ),
-    ("POST", "/app/settings/webhooks"): Access(
-        "webhooks.add", Role.ADMIN, "/app/settings/webhooks", {"url": "http://127.0.0.1:9/in"}
+    ("POST", "/app/settings/developers/"): Access(
+        "developers.create_key", Role.ADMIN, "/app/settings/developers/", {}
     ),
-    ("GET", "/app/settings/webhooks/<public_id>"): Access(
-        "webhooks.detail", Role.ADMIN, "/app/settings/webhooks/{webhook}"
+    ("GET", "/app/settings/developers/keys/<public_id>"): Access(
+        "developers.key", Role.ADMIN, "/app/settings/developers/keys/{api_key}"
     ),
-    ("GET", "/app/settings/webhooks/<public_id>/edit"): Access(
-        "webhooks.edit", Role.ADMIN, "/app/settings/webhooks/{webhook}/edit"
-    ),
-    ("POST", "/app/settings/webhooks/<public_id>/edit"): Access(
-        "webhooks.edit", Role.ADMIN, "/app/settings/webhooks/{webhook}/edit", {}
-    ),
-    ("POST", "/app/settings/webhooks/<public_id>/delete"): Access(
-        "webhooks.delete", Role.ADMIN, "/app/settings/webhooks/{webhook}/delete", {}
-    ),
-    ("POST", "/app/settings/webhooks/<public_id>/test"): Access(
-        "webhooks.send_test", Role.ADMIN, "/app/settings/webhooks/{webhook}/test", {}
-    ),
-    ("POST", "/app/settings/webhooks/<public_id>/rotate"): Access(
-        "webhooks.rotate", Role.ADMIN, "/app/settings/webhooks/{webhook}/rotate", {}
-    ),
-    ("POST", "/app/settings/webhooks/<public_id>/enable"): Access(
-        "webhooks.enable", Role.ADMIN, "/app/settings/webhooks/{webhook}/enable", {}
-    ),
-    ("GET", "/app/settings/webhooks/<public_id>/deliveries/<delivery_id>"): Access(
-        "webhooks.delivery",
+    ("POST", "/app/settings/developers/keys/<public_id>/rotate"): Access(
+        "developers.rotate",
         Role.ADMIN,
-        "/app/settings/webhooks/{webhook}/deliveries/{webhook_delivery}",
+        "/app/settings/developers/keys/{api_key}/rotate",
+        {"overlap": "1"},
     ),
-    ("POST", "/app/settings/webhooks/<public_id>/deliveries/<delivery_id>/resend"): Access(
-        "webhooks.resend",
-        Role.ADMIN,
-        "/app/settings/webhooks/{webhook}/deliveries/{webhook_delivery}/resend",
-        {},
+    ("POST", "/app/settings/developers/keys/<public_id>/revoke"): Access(
+        "developers.revoke", Role.ADMIN, "/app/settings/developers/keys/{api_key}/revoke", {}
+    ),
+    ("GET", "/app/settings/developers/apps"): Access(
+        "developers.apps", Role.ADMIN, "/app/settings/developers/apps"
+    ),
+    ("POST", "/app/settings/developers/apps"): Access(
+        "developers.register_app", Role.ADMIN, "/app/settings/developers/apps", {}
+    ),
+    ("POST", "/app/settings/developers/apps/<public_id>/revoke"): Access(
+        "developers.revoke_app", Role.ADMIN, "/app/settings/developers/apps/{oauth_app}/revoke", {}
+    ),
+    ("GET", "/app/settings/developers/log"): Access(
+        "developers.log", Role.ADMIN, "/app/settings/developers/log"
+    ),
+    ("GET", "/oauth/authorize"): Access("oauth.authorize", Role.VIEWER, AUTHORIZE),
+    ("POST", "/oauth/authorize"): Access(
+        "oauth.decide", Role.VIEWER, AUTHORIZE, {"decision": "deny"}, frozenset({302})
+    ),
+    # Apps authenticate to these, not people: no client credentials is 400 or 401.
+    ("POST", "/oauth/token"): Access("oauth.token", PUBLIC, "/oauth/token", {}, frozenset({400})),
+    ("POST", "/oauth/revoke"): Access(
+        "oauth.revoke", PUBLIC, "/oauth/revoke", {}, frozenset({401})
+    ),
+    ("POST", "/oauth/introspect"): Access(
+        "oauth.introspect", PUBLIC, "/oauth/introspect", {}, frozenset({401})
     ),
     ("GET", "/app/invoices/<public_id>/email"): Access(
         "delivery.send_invoice", Role.STAFF, "/app/invoices/{invoice}/email"
@@ -676,8 +688,8 @@ OWNED_IDS = (
     "{report_job}",
     "{received}",
     "{channel}",
-    "{webhook}",
-    "{webhook_delivery}",
+    "{api_key}",
+    "{oauth_app}",
     "{outbox}",
     "{experiment}",
     "{payment}",
@@ -788,10 +800,19 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         )
         db.session.add(channel)
         db.session.commit()
-        webhook = webhooks.create_endpoint(
-            owner, webhooks.EndpointData(url="http://127.0.0.1:9/in", events=("invoice.paid",))
+        api_key, _ = api_keys.create_key(
+            owner, api_keys.KeyData(name="Role matrix", scopes=("clients:read",))
         )
-        webhook_delivery = webhooks.send_test(owner, webhook.public_id)
+        oauth_app, _ = oauth.register_app(
+            owner,
+            oauth.AppData(
+                name="Role matrix",
+                redirect_uris=("https://app.example/cb",),
+                confidential=False,
+                grant_types=("authorization_code",),
+                scopes=("clients:read",),
+            ),
+        )
         message = OutboxMessage(
             business_id=team.business.id,
             kind="test.nothing",
@@ -865,6 +886,9 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
             [experiments.VariantData("Control", 50), experiments.VariantData("Short", 50)],
         )
     return {
+        "api_key": api_key.public_id,
+        "oauth_app": oauth_app.public_id,
+        "oauth_client_id": oauth_app.client_id,
         "experiment": experiment.public_id,
         "payment": payment.public_id,
         "card": card.public_id,
@@ -881,8 +905,6 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "portal_invoice": invoice.public_id,
         "portal_quote": sent_quote.public_id,
         "channel": channel.public_id,
-        "webhook": webhook.public_id,
-        "webhook_delivery": webhook_delivery.public_id,
         "received": received.public_id,
         "job": job.public_id,
         "report_job": report_job.public_id,
