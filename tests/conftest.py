@@ -81,6 +81,9 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "SMTP_HOST": None,
             # Tests make many portal requests from one address; one test checks the limit.
             "PORTAL_RATE_LIMIT": "100000 per minute",
+            "API_RATE_LIMIT_BURST": "100000 per second",
+            "API_RATE_LIMIT_SUSTAINED": "1000000 per hour",
+            "API_RATE_LIMIT_PER_IP": "100000 per second",
             "WEBHOOKS_ALLOW_LOOPBACK": True,
         }
     )
