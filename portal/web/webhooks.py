@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import (
     Blueprint,
     Response,
@@ -203,7 +205,16 @@ def delivery(public_id: str, delivery_id: str) -> ResponseReturnValue:
         delivery=found,
         event=service.event_of(found),
         attempts=service.attempts_of(found),
+        pretty=_pretty,
     )
+
+
+def _pretty(body: str) -> str:
+    """JSON indented for reading; anything else as it came."""
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except ValueError:
+        return body
 
 
 @bp.post("/app/settings/webhooks/<public_id>/deliveries/<delivery_id>/resend")
