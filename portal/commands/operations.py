@@ -48,6 +48,7 @@ def scheduler_command(list_only: bool) -> None:
         raise click.UsageError("REDIS_URL is not set: the scheduler needs Redis.")
     scheduler = build_scheduler(connection)
     for job in scheduler.get_jobs():
-        click.echo(f"{job.name:<20} every {job.interval:>6}s on {job.queue_name}: {job.func_name}")
+        when = f"every {job.interval:>6}s" if job.cron is None else f"cron {job.cron}"
+        click.echo(f"{job.name:<20} {when} on {job.queue_name}: {job.func_name}")
     if not list_only:
         scheduler.start()

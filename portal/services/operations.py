@@ -48,6 +48,7 @@ TASK_PERIODS: dict[str, int] = {
     "audit-verify": DAY,
     "webhook-retries": 30,
     "webhook-purge": DAY,
+    "risk-retrain": DAY,
 }
 # The scheduler beats at least once a minute; ten minutes of silence is a stall.
 SCHEDULER_STALL = timedelta(minutes=10)

@@ -27,6 +27,12 @@ EXPECTED = {
     "quote-expiry": (86400, "default", "portal.jobs.schedule.expire_quotes"),
     "overdue-invoices": (86400, "default", "portal.jobs.schedule.notify_overdue_invoices"),
     "audit-verify": (86400, "default", "portal.jobs.schedule.verify_audit"),
+    "webhook-retries": (30, "webhooks", "portal.jobs.schedule.retry_webhooks"),
+    "webhook-purge": (86400, "default", "portal.jobs.schedule.purge_webhook_bodies"),
+}
+# Once a night at a fixed time rather than every so often.
+NIGHTLY = {
+    "risk-retrain": ("30 2 * * *", "analytics", "portal.jobs.schedule.retrain_risk_models"),
 }
 
 
@@ -38,11 +44,13 @@ def _beats(prefix: str) -> dict[str, Heartbeat]:
 
 def test_every_task_is_registered_with_its_interval(app, db, redis_url):
     scheduler = schedule.build_scheduler(Redis.from_url(redis_url))
+    jobs = scheduler.get_jobs()
     registered = {
-        job.name: (job.interval, job.queue_name, job.func_name) for job in scheduler.get_jobs()
+        job.name: (job.interval, job.queue_name, job.func_name) for job in jobs if job.cron is None
     }
+    nightly = {job.name: (job.cron, job.queue_name, job.func_name) for job in jobs if job.cron}
     assert registered == EXPECTED
-    assert all(job.cron is None for job in scheduler.get_jobs())
+    assert nightly == NIGHTLY
 
 
 def test_the_scheduler_command_lists_the_tasks(app, db, redis_url):
@@ -51,6 +59,7 @@ def test_the_scheduler_command_lists_the_tasks(app, db, redis_url):
     assert result.exit_code == 0, result.output
     assert "outbox-sweep         every     60s on default" in result.output
     assert "audit-verify         every  86400s on default" in result.output
+    assert "risk-retrain         cron 30 2 * * * on analytics" in result.output
 
 
 def test_scheduled_tasks_run_on_a_worker_and_leave_heartbeats(app, team, db, redis_url):
