@@ -305,10 +305,6 @@ class Approval:
     business: Business
     role: Role
 
-    @property
-    def id(self) -> int:
-        return self.user.id
-
 
 def granted_scopes(asked: str, role: Role) -> tuple[list[str], list[str]]:
     """The scopes asked that ``role`` may grant, and those it may not."""
