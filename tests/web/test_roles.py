@@ -43,6 +43,7 @@ from portal.services import (
     oauth,
     payments,
     quotes,
+    webhooks,
 )
 from portal.services import team as team_service
 from portal.services.catalogue import ProductData, TaxRateData
@@ -330,6 +331,22 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/app/cards/<public_id>/remove"): Access(
         "online_payments.card_remove", Role.ACCOUNTANT, "/app/cards/{card}/remove", {}
     ),
+    ("POST", "/app/settings/stripe-connect"): Access(
+        "payment_settings.stripe_connect", Role.OWNER, "/app/settings/stripe-connect", {}
+    ),
+    ("GET", "/app/settings/stripe-connect/return"): Access(
+        "payment_settings.stripe_connected", Role.OWNER, "/app/settings/stripe-connect/return"
+    ),
+    ("GET", "/app/settings/stripe-payouts"): Access(
+        "payment_settings.stripe_payouts", Role.ADMIN, "/app/settings/stripe-payouts"
+    ),
+    ("POST", "/hooks/stripe-connect"): Access(
+        "hooks.stripe_connect_webhook",
+        PUBLIC,
+        "/hooks/stripe-connect",
+        {},
+        statuses=frozenset({404}),  # this server offers no Stripe Connect
+    ),
     ("GET", "/app/experiments"): Access("experiments.index", Role.ACCOUNTANT, "/app/experiments"),
     ("POST", "/app/experiments"): Access("experiments.create", Role.ADMIN, "/app/experiments", {}),
     ("GET", "/app/experiments/<public_id>"): Access(
@@ -554,6 +571,44 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/app/settings/notifications/<public_id>/test"): Access(
         "notifications.send_test", Role.ADMIN, "/app/settings/notifications/{channel}/test", {}
     ),
+    ("GET", "/app/settings/webhooks"): Access(
+        "webhooks.index", Role.ADMIN, "/app/settings/webhooks"
+    ),
+    ("POST", "/app/settings/webhooks"): Access(
+        "webhooks.add", Role.ADMIN, "/app/settings/webhooks", {"url": "http://127.0.0.1:9/in"}
+    ),
+    ("GET", "/app/settings/webhooks/<public_id>"): Access(
+        "webhooks.detail", Role.ADMIN, "/app/settings/webhooks/{webhook}"
+    ),
+    ("GET", "/app/settings/webhooks/<public_id>/edit"): Access(
+        "webhooks.edit", Role.ADMIN, "/app/settings/webhooks/{webhook}/edit"
+    ),
+    ("POST", "/app/settings/webhooks/<public_id>/edit"): Access(
+        "webhooks.edit", Role.ADMIN, "/app/settings/webhooks/{webhook}/edit", {}
+    ),
+    ("POST", "/app/settings/webhooks/<public_id>/delete"): Access(
+        "webhooks.delete", Role.ADMIN, "/app/settings/webhooks/{webhook}/delete", {}
+    ),
+    ("POST", "/app/settings/webhooks/<public_id>/test"): Access(
+        "webhooks.send_test", Role.ADMIN, "/app/settings/webhooks/{webhook}/test", {}
+    ),
+    ("POST", "/app/settings/webhooks/<public_id>/rotate"): Access(
+        "webhooks.rotate", Role.ADMIN, "/app/settings/webhooks/{webhook}/rotate", {}
+    ),
+    ("POST", "/app/settings/webhooks/<public_id>/enable"): Access(
+        "webhooks.enable", Role.ADMIN, "/app/settings/webhooks/{webhook}/enable", {}
+    ),
+    ("GET", "/app/settings/webhooks/<public_id>/deliveries/<delivery_id>"): Access(
+        "webhooks.delivery",
+        Role.ADMIN,
+        "/app/settings/webhooks/{webhook}/deliveries/{webhook_delivery}",
+    ),
+    ("POST", "/app/settings/webhooks/<public_id>/deliveries/<delivery_id>/resend"): Access(
+        "webhooks.resend",
+        Role.ADMIN,
+        "/app/settings/webhooks/{webhook}/deliveries/{webhook_delivery}/resend",
+        {},
+    ),
     ("GET", "/app/settings/developers/"): Access(
         "developers.keys", Role.ADMIN, "/app/settings/developers/"
     ),
@@ -690,6 +745,8 @@ OWNED_IDS = (
     "{channel}",
     "{api_key}",
     "{oauth_app}",
+    "{webhook}",
+    "{webhook_delivery}",
     "{outbox}",
     "{experiment}",
     "{payment}",
@@ -800,6 +857,10 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         )
         db.session.add(channel)
         db.session.commit()
+        webhook = webhooks.create_endpoint(
+            owner, webhooks.EndpointData(url="http://127.0.0.1:9/in", events=("invoice.paid",))
+        )
+        webhook_delivery = webhooks.send_test(owner, webhook.public_id)
         api_key, _ = api_keys.create_key(
             owner, api_keys.KeyData(name="Role matrix", scopes=("clients:read",))
         )
@@ -835,6 +896,7 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
             provider="stripe",
             enabled=False,
             credentials='{"secret_key": "sk_test_x", "webhook_secret": "whsec_x"}',
+            connected_account_id="acct_role_matrix",
         )
         db.session.add(account)
         db.session.flush()
@@ -905,6 +967,8 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "portal_invoice": invoice.public_id,
         "portal_quote": sent_quote.public_id,
         "channel": channel.public_id,
+        "webhook": webhook.public_id,
+        "webhook_delivery": webhook_delivery.public_id,
         "received": received.public_id,
         "job": job.public_id,
         "report_job": report_job.public_id,
