@@ -61,6 +61,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+# The project root before this folder: bench/analytics.py would hide the analytics package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import weasyprint
 from flask import Flask, Response
 from flask.typing import ResponseReturnValue

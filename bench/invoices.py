@@ -49,6 +49,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+# The project root before this folder: bench/analytics.py would hide the analytics package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from flask_migrate import upgrade

@@ -42,6 +42,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+# The project root before this folder: bench/analytics.py would hide the analytics package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from flask import Flask, jsonify, request
 from flask.testing import FlaskClient
 from flask.typing import ResponseReturnValue

@@ -19,14 +19,15 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
+# The project root before this folder: bench/analytics.py would hide the analytics package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from flask import jsonify
 from flask.typing import ResponseReturnValue
 from flask_migrate import upgrade
+from pages import database_url, make_app, measure, sender
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pages import database_url, make_app, measure, sender
 
 from portal.extensions import db
 from portal.models import Document, DocumentKind, Role
