@@ -90,6 +90,15 @@ def from_environment(
         "RATELIMIT_HEADERS_ENABLED": True,
         # Requests per client address to the public portal pages: guessing links stays slow.
         "PORTAL_RATE_LIMIT": _env("PORTAL_RATE_LIMIT", "60 per minute"),
+        # Sessions end after this long without a request, and this long after logging in.
+        "SESSION_IDLE_MINUTES": int(_env("SESSION_IDLE_MINUTES", "30") or 30),
+        "SESSION_MAX_HOURS": int(_env("SESSION_MAX_HOURS", "12") or 12),
+        # Login throttling: this many failures for an account (or from one address) within the
+        # window lock it for the lockout time.
+        "LOGIN_MAX_FAILURES": int(_env("LOGIN_MAX_FAILURES", "5") or 5),
+        "LOGIN_MAX_FAILURES_PER_IP": int(_env("LOGIN_MAX_FAILURES_PER_IP", "20") or 20),
+        "LOGIN_FAILURE_WINDOW_MINUTES": int(_env("LOGIN_FAILURE_WINDOW_MINUTES", "15") or 15),
+        "LOGIN_LOCKOUT_MINUTES": int(_env("LOGIN_LOCKOUT_MINUTES", "15") or 15),
         # REST API limits, counted per API key or OAuth token: a short burst and a sustained
         # rate; and per client address, whoever calls (unauthenticated guessing included).
         "API_RATE_LIMIT_BURST": _env("API_RATE_LIMIT_BURST", "20 per second"),
@@ -108,11 +117,6 @@ def from_environment(
         "SLACK_API_BASE": _env("SLACK_API_BASE", "https://slack.com/api/"),
         "NOTIFY_TIMEOUT": float(_env("NOTIFY_TIMEOUT", "10") or 10),
         "NOTIFY_ANY_HOST": _flag("NOTIFY_ANY_HOST", False),
-        # Outgoing webhooks: seconds to wait for an endpoint's answer, and whether endpoints may
-        # be on this machine (http://127.0.0.1, ::1). Only for tests and local development: on a
-        # server it would let anyone with the admin role reach services listening on loopback.
-        "WEBHOOKS_TIMEOUT": float(_env("WEBHOOKS_TIMEOUT", "10") or 10),
-        "WEBHOOKS_ALLOW_LOOPBACK": _flag("WEBHOOKS_ALLOW_LOOPBACK", False),
         # Outgoing webhooks: seconds to wait for an endpoint's answer, and whether endpoints may
         # be on this machine (http://127.0.0.1, ::1). Only for tests and local development: on a
         # server it would let anyone with the admin role reach services listening on loopback.

@@ -35,15 +35,27 @@ class PayOptions:
     minimum_partial: Money
 
 
-def pay_options(opened: Opened, doc: Document, assignment: Assignment | None) -> PayOptions | None:
+def could_pay(doc: Document) -> bool:
+    """Whether anything is left to pay on ``doc`` (no database work)."""
+    return (
+        doc.kind is DocumentKind.INVOICE and doc.status in OPEN_STATUSES and doc.balance_minor > 0
+    )
+
+
+def pay_options(
+    opened: Opened,
+    doc: Document,
+    assignment: Assignment | None,
+    accounts: list[PaymentAccount] | None = None,
+) -> PayOptions | None:
     """How this invoice can be paid online, or None when it cannot (nothing due, no provider)."""
-    if doc.kind is not DocumentKind.INVOICE or doc.status not in OPEN_STATUSES:
+    if not could_pay(doc):
         return None
-    if doc.balance_minor <= 0:
-        return None
-    accounts = payment_accounts.enabled_accounts(opened.business)
+    if accounts is None:
+        accounts = payment_accounts.enabled_accounts(opened.business)
     if not accounts:
         return None
+    accounts = list(accounts)
     settings = assignment.settings if assignment else None
     if settings and settings.method_order:
         order = {p: i for i, p in enumerate(settings.method_order)}

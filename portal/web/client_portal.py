@@ -82,8 +82,11 @@ def _document_view(
     if doc.viewed_at is None:
         delivery.record_view(doc)
     page = document_page(doc, opened.business)
-    assignment = experiments.assign(opened.business, opened.link)
-    options = checkouts.pay_options(opened, doc, assignment)
+    # A paid document, or a business taking no payments online, costs no queries here.
+    payable = checkouts.could_pay(doc)
+    accounts = payment_accounts.enabled_accounts(opened.business) if payable else []
+    assignment = experiments.assign(opened.business, opened.link) if accounts else None
+    options = checkouts.pay_options(opened, doc, assignment, accounts) if accounts else None
     if options is None:
         assignment = None  # nothing to pay: no visit to count
     elif assignment is not None:
