@@ -57,6 +57,7 @@ LOGIN_ONLY = "login only"
 ROLES = [Role.OWNER, Role.ADMIN, Role.ACCOUNTANT, Role.STAFF, Role.VIEWER]
 # What an allowed request may answer; anything else (403, 404, 405, 500, 400) is a failure.
 ALLOWED = {200, 204, 286, 302, 303, 422}
+API_ANONYMOUS = frozenset({401})
 
 
 @dataclass(frozen=True)
@@ -723,6 +724,324 @@ ACCESS: dict[tuple[str, str], Access] = {
     ),
     ("GET", "/app/analytics/risk/training/<public_id>/status"): Access(
         "analytics.training_status", Role.VIEWER, "/app/analytics/risk/training/{job}/status"
+    ),
+    # The REST API: an anonymous call (a session cookie is no credential there) is a 401
+    # problem; the document and its docs page are public.
+    ("DELETE", "/api/v1/<path:rest>"): Access(
+        "api.fallback", PUBLIC, "/api/v1/no-such-thing", {}, statuses=API_ANONYMOUS
+    ),
+    ("GET", "/api/v1/<path:rest>"): Access(
+        "api.fallback", PUBLIC, "/api/v1/no-such-thing", statuses=API_ANONYMOUS
+    ),
+    ("PATCH", "/api/v1/<path:rest>"): Access(
+        "api.fallback", PUBLIC, "/api/v1/no-such-thing", {}, statuses=API_ANONYMOUS
+    ),
+    ("POST", "/api/v1/<path:rest>"): Access(
+        "api.fallback", PUBLIC, "/api/v1/no-such-thing", {}, statuses=API_ANONYMOUS
+    ),
+    ("PUT", "/api/v1/<path:rest>"): Access(
+        "api.fallback", PUBLIC, "/api/v1/no-such-thing", {}, statuses=API_ANONYMOUS
+    ),
+    ("GET", "/api/v1/clients"): Access(
+        "api_clients.list_clients", PUBLIC, "/api/v1/clients", statuses=API_ANONYMOUS
+    ),
+    ("POST", "/api/v1/clients"): Access(
+        "api_clients.create_client", PUBLIC, "/api/v1/clients", {}, statuses=API_ANONYMOUS
+    ),
+    ("GET", "/api/v1/clients/<pid:public_id>"): Access(
+        "api_clients.get_client",
+        PUBLIC,
+        "/api/v1/clients/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        statuses=API_ANONYMOUS,
+    ),
+    ("PATCH", "/api/v1/clients/<pid:public_id>"): Access(
+        "api_clients.update_client",
+        PUBLIC,
+        "/api/v1/clients/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/clients/<pid:public_id>/archive"): Access(
+        "api_clients.archive_client",
+        PUBLIC,
+        "/api/v1/clients/01JAAAAAAAAAAAAAAAAAAAAAAA/archive",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/clients/<pid:public_id>/contacts"): Access(
+        "api_clients.list_contacts",
+        PUBLIC,
+        "/api/v1/clients/01JAAAAAAAAAAAAAAAAAAAAAAA/contacts",
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/clients/<pid:public_id>/restore"): Access(
+        "api_clients.restore_client",
+        PUBLIC,
+        "/api/v1/clients/01JAAAAAAAAAAAAAAAAAAAAAAA/restore",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/credit-notes"): Access(
+        "api_credit_notes.list_credit_notes", PUBLIC, "/api/v1/credit-notes", statuses=API_ANONYMOUS
+    ),
+    ("POST", "/api/v1/credit-notes"): Access(
+        "api_credit_notes.create_credit_note",
+        PUBLIC,
+        "/api/v1/credit-notes",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/credit-notes/<pid:public_id>"): Access(
+        "api_credit_notes.get_credit_note",
+        PUBLIC,
+        "/api/v1/credit-notes/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/credit-notes/<pid:public_id>/issue"): Access(
+        "api_credit_notes.issue_credit_note",
+        PUBLIC,
+        "/api/v1/credit-notes/01JAAAAAAAAAAAAAAAAAAAAAAA/issue",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/credit-notes/<pid:public_id>/refunds"): Access(
+        "api_credit_notes.refund_credit_note",
+        PUBLIC,
+        "/api/v1/credit-notes/01JAAAAAAAAAAAAAAAAAAAAAAA/refunds",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/docs"): Access("api.docs", PUBLIC, "/api/v1/docs"),
+    ("GET", "/api/v1/docs.js"): Access("api.docs_script", PUBLIC, "/api/v1/docs.js"),
+    ("GET", "/api/v1/envelopes/clients/<pid:public_id>"): Access(
+        "api_envelopes.export_client",
+        PUBLIC,
+        "/api/v1/envelopes/clients/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/envelopes/import"): Access(
+        "api_envelopes.import_envelope",
+        PUBLIC,
+        "/api/v1/envelopes/import",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/envelopes/invoices/<pid:public_id>"): Access(
+        "api_envelopes.export_invoice",
+        PUBLIC,
+        "/api/v1/envelopes/invoices/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/envelopes/payments"): Access(
+        "api_envelopes.export_payments",
+        PUBLIC,
+        "/api/v1/envelopes/payments",
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/invoices"): Access(
+        "api_invoices.list_invoices", PUBLIC, "/api/v1/invoices", statuses=API_ANONYMOUS
+    ),
+    ("POST", "/api/v1/invoices"): Access(
+        "api_invoices.create_invoice", PUBLIC, "/api/v1/invoices", {}, statuses=API_ANONYMOUS
+    ),
+    ("GET", "/api/v1/invoices/<pid:public_id>"): Access(
+        "api_invoices.get_invoice",
+        PUBLIC,
+        "/api/v1/invoices/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        statuses=API_ANONYMOUS,
+    ),
+    ("PUT", "/api/v1/invoices/<pid:public_id>"): Access(
+        "api_invoices.replace_draft",
+        PUBLIC,
+        "/api/v1/invoices/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("DELETE", "/api/v1/invoices/<pid:public_id>"): Access(
+        "api_invoices.delete_draft",
+        PUBLIC,
+        "/api/v1/invoices/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/invoices/<pid:public_id>/einvoice/<any(ubl, xrechnung, cii):fmt>"): Access(
+        "api_invoices.einvoice",
+        PUBLIC,
+        "/api/v1/invoices/01JAAAAAAAAAAAAAAAAAAAAAAA/einvoice/ubl",
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/invoices/<pid:public_id>/issue"): Access(
+        "api_invoices.issue",
+        PUBLIC,
+        "/api/v1/invoices/01JAAAAAAAAAAAAAAAAAAAAAAA/issue",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/invoices/<pid:public_id>/pdf"): Access(
+        "api_invoices.pdf",
+        PUBLIC,
+        "/api/v1/invoices/01JAAAAAAAAAAAAAAAAAAAAAAA/pdf",
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/invoices/<pid:public_id>/send"): Access(
+        "api_invoices.send",
+        PUBLIC,
+        "/api/v1/invoices/01JAAAAAAAAAAAAAAAAAAAAAAA/send",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/invoices/<pid:public_id>/void"): Access(
+        "api_invoices.void",
+        PUBLIC,
+        "/api/v1/invoices/01JAAAAAAAAAAAAAAAAAAAAAAA/void",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/openapi.json"): Access("api.openapi", PUBLIC, "/api/v1/openapi.json"),
+    ("GET", "/api/v1/payments"): Access(
+        "api_payments.list_payments", PUBLIC, "/api/v1/payments", statuses=API_ANONYMOUS
+    ),
+    ("POST", "/api/v1/payments"): Access(
+        "api_payments.record_payment", PUBLIC, "/api/v1/payments", {}, statuses=API_ANONYMOUS
+    ),
+    ("GET", "/api/v1/payments/<pid:public_id>"): Access(
+        "api_payments.get_payment",
+        PUBLIC,
+        "/api/v1/payments/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/payments/<pid:public_id>/refunds"): Access(
+        "api_payments.refund_payment",
+        PUBLIC,
+        "/api/v1/payments/01JAAAAAAAAAAAAAAAAAAAAAAA/refunds",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/products"): Access(
+        "api_products.list_products", PUBLIC, "/api/v1/products", statuses=API_ANONYMOUS
+    ),
+    ("POST", "/api/v1/products"): Access(
+        "api_products.create_product", PUBLIC, "/api/v1/products", {}, statuses=API_ANONYMOUS
+    ),
+    ("GET", "/api/v1/products/<pid:public_id>"): Access(
+        "api_products.get_product",
+        PUBLIC,
+        "/api/v1/products/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        statuses=API_ANONYMOUS,
+    ),
+    ("PATCH", "/api/v1/products/<pid:public_id>"): Access(
+        "api_products.update_product",
+        PUBLIC,
+        "/api/v1/products/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/quotes"): Access(
+        "api_quotes.list_quotes", PUBLIC, "/api/v1/quotes", statuses=API_ANONYMOUS
+    ),
+    ("POST", "/api/v1/quotes"): Access(
+        "api_quotes.create_quote", PUBLIC, "/api/v1/quotes", {}, statuses=API_ANONYMOUS
+    ),
+    ("GET", "/api/v1/quotes/<pid:public_id>"): Access(
+        "api_quotes.get_quote",
+        PUBLIC,
+        "/api/v1/quotes/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/quotes/<pid:public_id>/accept"): Access(
+        "api_quotes.accept_quote",
+        PUBLIC,
+        "/api/v1/quotes/01JAAAAAAAAAAAAAAAAAAAAAAA/accept",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/quotes/<pid:public_id>/convert"): Access(
+        "api_quotes.convert_quote",
+        PUBLIC,
+        "/api/v1/quotes/01JAAAAAAAAAAAAAAAAAAAAAAA/convert",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/quotes/<pid:public_id>/decline"): Access(
+        "api_quotes.decline_quote",
+        PUBLIC,
+        "/api/v1/quotes/01JAAAAAAAAAAAAAAAAAAAAAAA/decline",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/quotes/<pid:public_id>/send"): Access(
+        "api_quotes.send_quote",
+        PUBLIC,
+        "/api/v1/quotes/01JAAAAAAAAAAAAAAAAAAAAAAA/send",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/recurring-schedules"): Access(
+        "api_recurring.list_schedules",
+        PUBLIC,
+        "/api/v1/recurring-schedules",
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/recurring-schedules"): Access(
+        "api_recurring.create_schedule",
+        PUBLIC,
+        "/api/v1/recurring-schedules",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/recurring-schedules/<pid:public_id>"): Access(
+        "api_recurring.get_schedule",
+        PUBLIC,
+        "/api/v1/recurring-schedules/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/recurring-schedules/<pid:public_id>/pause"): Access(
+        "api_recurring.pause_schedule",
+        PUBLIC,
+        "/api/v1/recurring-schedules/01JAAAAAAAAAAAAAAAAAAAAAAA/pause",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/recurring-schedules/<pid:public_id>/resume"): Access(
+        "api_recurring.resume_schedule",
+        PUBLIC,
+        "/api/v1/recurring-schedules/01JAAAAAAAAAAAAAAAAAAAAAAA/resume",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/refunds"): Access(
+        "api_refunds.list_refunds", PUBLIC, "/api/v1/refunds", statuses=API_ANONYMOUS
+    ),
+    ("GET", "/api/v1/refunds/<pid:public_id>"): Access(
+        "api_refunds.get_refund",
+        PUBLIC,
+        "/api/v1/refunds/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/reports/ageing"): Access(
+        "api_reports.ageing_report", PUBLIC, "/api/v1/reports/ageing", statuses=API_ANONYMOUS
+    ),
+    ("GET", "/api/v1/reports/revenue"): Access(
+        "api_reports.revenue_report", PUBLIC, "/api/v1/reports/revenue", statuses=API_ANONYMOUS
+    ),
+    ("GET", "/api/v1/tax-rates"): Access(
+        "api_tax_rates.list_tax_rates", PUBLIC, "/api/v1/tax-rates", statuses=API_ANONYMOUS
+    ),
+    ("POST", "/api/v1/tax-rates"): Access(
+        "api_tax_rates.create_tax_rate", PUBLIC, "/api/v1/tax-rates", {}, statuses=API_ANONYMOUS
+    ),
+    ("GET", "/api/v1/tax-rates/<pid:public_id>"): Access(
+        "api_tax_rates.get_tax_rate",
+        PUBLIC,
+        "/api/v1/tax-rates/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        statuses=API_ANONYMOUS,
+    ),
+    ("PATCH", "/api/v1/tax-rates/<pid:public_id>"): Access(
+        "api_tax_rates.update_tax_rate",
+        PUBLIC,
+        "/api/v1/tax-rates/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        {},
+        statuses=API_ANONYMOUS,
     ),
 }
 

@@ -2,6 +2,27 @@
 
 from __future__ import annotations
 
-from portal.api.resources import clients, invoices
+from portal.api.resources import (
+    catalogue,
+    clients,
+    envelopes,
+    invoices,
+    payments,
+    quotes,
+    recurring,
+    reports,
+)
 
-BLUEPRINTS = [clients.bp, invoices.bp]
+BLUEPRINTS = [
+    clients.bp,
+    catalogue.products_bp,
+    catalogue.tax_rates_bp,
+    invoices.bp,
+    quotes.quotes_bp,
+    quotes.notes_bp,
+    payments.payments_bp,
+    payments.refunds_bp,
+    recurring.bp,
+    envelopes.bp,
+    reports.bp,
+]

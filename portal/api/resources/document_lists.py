@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from flask import Response
 from sqlalchemy import Date, func, literal, select
 from sqlalchemy.orm import selectinload
 
 from portal.api.pagination import SortKey
-from portal.api.resources.common import actor, page, timestamps
+from portal.api.resources.common import actor, as_json, page, timestamps
 from portal.api.schemas.common import csv_list
 from portal.api.schemas.documents import EXPANDABLE, dump_document
 from portal.extensions import db
@@ -43,7 +44,7 @@ def _credited_ids(docs: list[Document]) -> dict[int, str]:
     return {row.id: row.public_id for row in rows}
 
 
-def list_documents(kind: DocumentKind, args: dict[str, Any]) -> dict[str, Any]:
+def list_documents(kind: DocumentKind, args: dict[str, Any]) -> Response:
     who = actor()
     expand = csv_list(args.get("expand"), EXPANDABLE, "expand")
     stmt = (
@@ -70,7 +71,7 @@ def list_documents(kind: DocumentKind, args: dict[str, Any]) -> dict[str, Any]:
     docs: list[Document] = result["data"]
     ids = _credited_ids(docs)
     result["data"] = [dump_document(d, who.business, expand, ids) for d in docs]
-    return result
+    return as_json(result)
 
 
 def dump_one(doc: Document, expand: str | None = None) -> dict[str, Any]:

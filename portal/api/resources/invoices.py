@@ -35,7 +35,7 @@ XML = {"200": {"description": "The XML.", "content": {"application/xml": {"schem
 @require_scope("invoices:read")
 @bp.arguments(DocumentQuery, location="query")
 @bp.response(200, InvoicePage)
-def list_invoices(args: dict[str, Any]) -> dict[str, Any]:
+def list_invoices(args: dict[str, Any]) -> Response:
     """List invoices: filter by status, client, dates, currency, change time; sort; expand."""
     return list_documents(INVOICE, args)
 
