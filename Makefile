@@ -32,6 +32,8 @@ bench: dev-install services
 	$(PY) bench/portal_page.py
 	$(PY) bench/analytics.py
 	DATABASE_URL=$(PG_TEST_URL)_bench_dashboard $(PY) bench/dashboard.py
+	$(PY) bench/api.py
+	DATABASE_URL=$(PG_TEST_URL)_bench_api $(PY) bench/api.py
 
 worker: install
 	$(BIN)/invoice-lite worker
