@@ -28,11 +28,13 @@ def register_commands(app: Flask) -> None:
     from portal.commands.backup import backup_command, restore_command
     from portal.commands.delivery import bounces, reminders
     from portal.commands.envelope import envelope
+    from portal.commands.keys import keys_group
     from portal.commands.operations import outbox, scheduler_command
     from portal.einvoice.cli import einvoice
 
     app.cli.add_command(einvoice)
     app.cli.add_command(envelope)
+    app.cli.add_command(keys_group)
     app.cli.add_command(reminders)
     app.cli.add_command(bounces)
     app.cli.add_command(outbox)

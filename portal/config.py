@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -145,6 +146,8 @@ def from_environment(
         # (Connect onboarding) instead of pasting its keys.
         "STRIPE_PLATFORM_SECRET_KEY": _env("STRIPE_PLATFORM_SECRET_KEY"),
         "STRIPE_PLATFORM_WEBHOOK_SECRET": _env("STRIPE_PLATFORM_WEBHOOK_SECRET"),
+        # The key ring for secrets at rest (Fernet keys, newest first): portal/secrets_at_rest.py.
+        "SECRET_KEYS": [k for k in re.split(r"[\s,]+", _env("SECRET_KEYS", "") or "") if k],
         # Keys that sign ShareEnvelopes: {"key id": "hmac:<base64>" | "ed25519:<base64 public>"}.
         "ENVELOPE_KEYS": _json_env("ENVELOPE_KEYS"),
         # Keys that encrypt backups, newest first (spaces or commas between them): new backups

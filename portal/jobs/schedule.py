@@ -137,6 +137,14 @@ def purge_webhook_bodies() -> dict[str, Any]:
     return _run("webhook-purge", lambda: {"deliveries": purge_bodies()})
 
 
+@with_app
+def purge_api_records() -> dict[str, Any]:
+    """Idempotency records older than a day (signature nonces are purged as they are spent)."""
+    from portal.api.idempotency import purge_expired
+
+    return _run("api-purge", lambda: {"idempotency_records": purge_expired()})
+
+
 # name -> (function, queue). The intervals come from ``operations.TASK_PERIODS``, which the
 # status page uses to tell a late task.
 TASKS: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
@@ -149,6 +157,7 @@ TASKS: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
     "audit-verify": (verify_audit, "default"),
     "webhook-retries": (retry_webhooks, "webhooks"),
     "webhook-purge": (purge_webhook_bodies, "default"),
+    "api-purge": (purge_api_records, "default"),
 }
 # name -> (function, queue, cron): work run at a time of day rather than every period.
 NIGHTLY: dict[str, tuple[Callable[[], dict[str, Any]], str, str]] = {

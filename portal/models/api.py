@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import Model
 from portal.models.base import PublicIdMixin, TimestampMixin, UTCDateTime
+from portal.secrets_at_rest import EncryptedText
 
 
 class ApiKey(PublicIdMixin, TimestampMixin, Model):
@@ -35,7 +36,7 @@ class ApiKey(PublicIdMixin, TimestampMixin, Model):
     )
     # HMAC request signing: when set, every request must be signed with ``signing_secret``.
     require_signature: Mapped[bool] = mapped_column(Boolean, default=False)
-    signing_secret: Mapped[str] = mapped_column(Text, default="")
+    signing_secret: Mapped[str] = mapped_column(EncryptedText, default="")
 
 
 class ApiRequest(Model):

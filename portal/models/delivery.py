@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import Model
 from portal.models.base import PublicIdMixin, TimestampMixin, UTCDateTime
+from portal.secrets_at_rest import EncryptedText
 
 
 class Delivery(PublicIdMixin, TimestampMixin, Model):
@@ -59,7 +60,7 @@ class NotificationChannel(PublicIdMixin, TimestampMixin, Model):
     provider: Mapped[str] = mapped_column(String(10))  # slack, teams, discord
     name: Mapped[str] = mapped_column(String(80), default="")
     # Webhook URL, or for Slack's Web API a bot token and channel id in ``settings``.
-    target: Mapped[str] = mapped_column(Text, default="")
+    target: Mapped[str] = mapped_column(EncryptedText, default="")
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # invoice.paid, invoice.overdue, quote.accepted, payment.failed, delivery.failed
     events: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -20,6 +20,7 @@ from portal.extensions import Model
 from portal.models.base import PublicIdMixin, TimestampMixin, UTCDateTime
 from portal.models.documents import Document
 from portal.models.payments import Payment
+from portal.secrets_at_rest import EncryptedText
 
 
 class PaymentAccount(PublicIdMixin, TimestampMixin, Model):
@@ -33,7 +34,7 @@ class PaymentAccount(PublicIdMixin, TimestampMixin, Model):
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
     provider: Mapped[str] = mapped_column(String(20))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    credentials: Mapped[str] = mapped_column(Text, default="{}")
+    credentials: Mapped[str] = mapped_column(EncryptedText, default="{}")
     payment_methods: Mapped[str] = mapped_column(String(200), default="card")  # comma list
     allow_partial: Mapped[bool] = mapped_column(Boolean, default=False)
     minimum_partial_minor: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
 from portal.models.base import PublicIdMixin, TimestampMixin, UTCDateTime
+from portal.secrets_at_rest import EncryptedText
 
 
 class Role(enum.StrEnum):
@@ -76,7 +77,7 @@ class Business(PublicIdMixin, TimestampMixin, Model):
     smtp_port: Mapped[int] = mapped_column(default=587)
     smtp_security: Mapped[str] = mapped_column(String(10), default="starttls")
     smtp_username: Mapped[str] = mapped_column(String(200), default="")
-    smtp_password: Mapped[str] = mapped_column(Text, default="")
+    smtp_password: Mapped[str] = mapped_column(EncryptedText, default="")
     mail_from: Mapped[str] = mapped_column(String(254), default="")
     track_opens: Mapped[bool] = mapped_column(default=True)
     bounce_address: Mapped[str] = mapped_column(String(254), default="")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import Model
 from portal.models.base import PublicIdMixin, TimestampMixin, UTCDateTime
+from portal.secrets_at_rest import EncryptedText
 
 
 class WebhookEndpoint(PublicIdMixin, TimestampMixin, Model):
@@ -21,9 +22,9 @@ class WebhookEndpoint(PublicIdMixin, TimestampMixin, Model):
     url: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(String(200), default="")
     events: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every event
-    secret: Mapped[str] = mapped_column(Text)  # "whsec_…" (Standard Webhooks)
+    secret: Mapped[str] = mapped_column(EncryptedText)  # "whsec_…" (Standard Webhooks)
     # Rotation: the old secret also signs until it expires, so receivers can switch over.
-    previous_secret: Mapped[str] = mapped_column(Text, default="")
+    previous_secret: Mapped[str] = mapped_column(EncryptedText, default="")
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str] = mapped_column(Text, default="")

@@ -49,6 +49,7 @@ TASK_PERIODS: dict[str, int] = {
     "webhook-retries": 30,
     "webhook-purge": DAY,
     "risk-retrain": DAY,
+    "api-purge": HOUR,
 }
 # The scheduler beats at least once a minute; ten minutes of silence is a stall.
 SCHEDULER_STALL = timedelta(minutes=10)

@@ -29,6 +29,7 @@ EXPECTED = {
     "audit-verify": (86400, "default", "portal.jobs.schedule.verify_audit"),
     "webhook-retries": (30, "webhooks", "portal.jobs.schedule.retry_webhooks"),
     "webhook-purge": (86400, "default", "portal.jobs.schedule.purge_webhook_bodies"),
+    "api-purge": (3600, "default", "portal.jobs.schedule.purge_api_records"),
 }
 # Once a night at a fixed time rather than every so often.
 NIGHTLY = {

@@ -1,0 +1,1 @@
+"""Secrets at rest: encrypted with the key ring, rotated, migrated."""
