@@ -748,6 +748,65 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/clients"): Access(
         "api_clients.create_client", PUBLIC, "/api/v1/clients", {}, statuses=API_ANONYMOUS
     ),
+    ("GET", "/api/v1/webhook-endpoints"): Access(
+        "api_webhook_endpoints.list_endpoints",
+        PUBLIC,
+        "/api/v1/webhook-endpoints",
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/webhook-endpoints"): Access(
+        "api_webhook_endpoints.create_endpoint",
+        PUBLIC,
+        "/api/v1/webhook-endpoints",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/webhook-endpoints/<pid:public_id>"): Access(
+        "api_webhook_endpoints.get_endpoint",
+        PUBLIC,
+        "/api/v1/webhook-endpoints/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        statuses=API_ANONYMOUS,
+    ),
+    ("PATCH", "/api/v1/webhook-endpoints/<pid:public_id>"): Access(
+        "api_webhook_endpoints.update_endpoint",
+        PUBLIC,
+        "/api/v1/webhook-endpoints/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("DELETE", "/api/v1/webhook-endpoints/<pid:public_id>"): Access(
+        "api_webhook_endpoints.delete_endpoint",
+        PUBLIC,
+        "/api/v1/webhook-endpoints/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/webhook-endpoints/<pid:public_id>/rotate-secret"): Access(
+        "api_webhook_endpoints.rotate_secret",
+        PUBLIC,
+        "/api/v1/webhook-endpoints/01JAAAAAAAAAAAAAAAAAAAAAAA/rotate-secret",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("POST", "/api/v1/webhook-endpoints/<pid:public_id>/test"): Access(
+        "api_webhook_endpoints.send_test",
+        PUBLIC,
+        "/api/v1/webhook-endpoints/01JAAAAAAAAAAAAAAAAAAAAAAA/test",
+        {},
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/events"): Access(
+        "api_events.list_events",
+        PUBLIC,
+        "/api/v1/events",
+        statuses=API_ANONYMOUS,
+    ),
+    ("GET", "/api/v1/events/<pid:public_id>"): Access(
+        "api_events.get_event",
+        PUBLIC,
+        "/api/v1/events/01JAAAAAAAAAAAAAAAAAAAAAAA",
+        statuses=API_ANONYMOUS,
+    ),
     ("GET", "/api/v1/clients/<pid:public_id>"): Access(
         "api_clients.get_client",
         PUBLIC,

@@ -11,6 +11,7 @@ from portal.api.resources import (
     quotes,
     recurring,
     reports,
+    webhooks,
 )
 
 BLUEPRINTS = [
@@ -25,4 +26,6 @@ BLUEPRINTS = [
     recurring.bp,
     envelopes.bp,
     reports.bp,
+    webhooks.endpoints_bp,
+    webhooks.events_bp,
 ]
