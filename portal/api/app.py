@@ -202,13 +202,15 @@ def _before() -> ResponseReturnValue | None:
     try:
         g.api_principal = principal.authenticate(request)
     except principal.Unauthorized as refused:
-        return unauthorized(refused.detail, refused.code)
+        # Refused calls count against the address's limit too: guessing keys stays slow.
+        return _run_before_hooks() or unauthorized(refused.detail, refused.code)
     if g.api_principal is None and request.endpoint not in PUBLIC_ENDPOINTS:
-        return unauthorized("Send an API key or an OAuth access token.", "missing_credentials")
-    for hook in hooks.BEFORE:
-        answer = hook()
-        if answer is not None:
-            return answer
+        return _run_before_hooks() or unauthorized(
+            "Send an API key or an OAuth access token.", "missing_credentials"
+        )
+    answer = _run_before_hooks()
+    if answer is not None:
+        return answer
     if (
         request.method == "POST"
         and g.api_principal is not None
@@ -218,6 +220,14 @@ def _before() -> ResponseReturnValue | None:
         if isinstance(started, Response):
             return started
         g.idempotency_record = started
+    return None
+
+
+def _run_before_hooks() -> Response | None:
+    for hook in hooks.BEFORE:
+        answer = hook()
+        if answer is not None:
+            return answer
     return None
 
 

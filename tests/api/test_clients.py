@@ -135,3 +135,18 @@ def test_unknown_paths_and_methods_are_problems(api: Api) -> None:
     response = api.delete("/clients")
     assert_problem(response, 405)
     assert "GET" in response.headers["Allow"]
+
+
+def test_refused_keys_count_against_the_address(client: Any, app: Any) -> None:
+    """Guessing keys from one address runs into its limit like any other calls."""
+    app.config["API_RATE_LIMIT_PER_IP"] = "3 per minute"
+    address = {"REMOTE_ADDR": "198.51.100.77"}
+    statuses = [
+        client.get(
+            "/api/v1/clients",
+            headers={"Authorization": "Bearer il_000000000000_notakey"},
+            environ_base=address,
+        ).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [401, 401, 401, 429]
