@@ -43,6 +43,7 @@ from portal.models.security import (
     RememberedDevice,
     TotpCredential,
     UserSession,
+    WebAuthnCredential,
 )
 from portal.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -106,6 +107,7 @@ __all__ = [
     "TotpCredential",
     "User",
     "UserSession",
+    "WebAuthnCredential",
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",

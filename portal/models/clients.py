@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model, db
@@ -59,6 +70,10 @@ class Client(PublicIdMixin, TimestampMixin, Model):
     shipping_postal_code: Mapped[str] = mapped_column(String(20), default="")
     shipping_country: Mapped[str] = mapped_column(String(2), default="")
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # The client asked not to be tracked: no open pixel, no view times recorded.
+    tracking_opt_out: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Personal data erased on request (GDPR); the accounting records stay, anonymised.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     reminders_paused: Mapped[bool] = mapped_column(default=False)
 

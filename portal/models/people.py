@@ -83,6 +83,8 @@ class Business(PublicIdMixin, TimestampMixin, Model):
     bounce_address: Mapped[str] = mapped_column(String(254), default="")
     # Every member must log in with a second factor; those without one are sent to set it up.
     require_2fa: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Tracking data (open pixels, portal views) older than this many days is purged; 0 keeps it.
+    tracking_retention_days: Mapped[int] = mapped_column(default=0, server_default="0")
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="business")
 

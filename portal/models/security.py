@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
@@ -91,3 +91,19 @@ class LoginAttempt(Model):
     ip: Mapped[str] = mapped_column(String(45), default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     success: Mapped[bool] = mapped_column(default=False)
+
+
+class WebAuthnCredential(PublicIdMixin, Model):
+    """A security key (or passkey) registered by a member as a second factor."""
+
+    __tablename__ = "webauthn_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(400), unique=True)  # base64url
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(default=0)
+    transports: Mapped[str] = mapped_column(String(200), default="")
+    name: Mapped[str] = mapped_column(String(80), default="Security key")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
