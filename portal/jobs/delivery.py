@@ -233,7 +233,7 @@ def compose(
         rendered = render_email(business, doc, client, default, message)
     subject, body = rendered.subject, rendered.html
     pixel = ""
-    if business.track_opens:
+    if business.track_opens and not client.tracking_opt_out:
         src = html.escape(absolute_url(f"/t/{pixel_token(delivery)}.gif"))
         pixel = f'<img src="{src}" width="1" height="1" alt="" style="display:block">'
     page = (

@@ -145,6 +145,14 @@ def purge_api_records() -> dict[str, Any]:
     return _run("api-purge", lambda: {"idempotency_records": purge_expired()})
 
 
+@with_app
+def purge_tracking_data() -> dict[str, Any]:
+    """Email opens, view times and link visits older than each business's retention."""
+    from portal.services.gdpr import purge_tracking
+
+    return _run("tracking-purge", lambda: purge_tracking().as_dict())
+
+
 # name -> (function, queue). The intervals come from ``operations.TASK_PERIODS``, which the
 # status page uses to tell a late task.
 TASKS: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
@@ -158,6 +166,7 @@ TASKS: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
     "webhook-retries": (retry_webhooks, "webhooks"),
     "webhook-purge": (purge_webhook_bodies, "default"),
     "api-purge": (purge_api_records, "default"),
+    "tracking-purge": (purge_tracking_data, "default"),
 }
 # name -> (function, queue, cron): work run at a time of day rather than every period.
 NIGHTLY: dict[str, tuple[Callable[[], dict[str, Any]], str, str]] = {

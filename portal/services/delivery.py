@@ -261,7 +261,7 @@ def pixel_token(delivery: Delivery) -> str:
 
 
 def _viewed(doc: Document) -> None:
-    if doc.viewed_at is not None:
+    if doc.viewed_at is not None or doc.client.tracking_opt_out:
         return
     doc.viewed_at = utcnow()
     if doc.kind is DocumentKind.INVOICE and doc.status in DELIVERY_STATUSES:
@@ -287,9 +287,11 @@ def record_open(token: str) -> bool:
     business = db.session.get(Business, delivery.business_id)
     if business is None or not business.track_opens:
         return False
+    doc = db.session.get(Document, delivery.document_id) if delivery.document_id else None
+    if doc is not None and doc.client.tracking_opt_out:
+        return False
     if delivery.opened_at is None:
         delivery.opened_at = utcnow()
-    doc = db.session.get(Document, delivery.document_id) if delivery.document_id else None
     if doc is not None:
         _viewed(doc)
     db.session.commit()

@@ -50,6 +50,7 @@ TASK_PERIODS: dict[str, int] = {
     "webhook-purge": DAY,
     "risk-retrain": DAY,
     "api-purge": HOUR,
+    "tracking-purge": DAY,
 }
 # The scheduler beats at least once a minute; ten minutes of silence is a stall.
 SCHEDULER_STALL = timedelta(minutes=10)

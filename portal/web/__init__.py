@@ -7,6 +7,7 @@ from flask import Flask
 from portal.web import (
     access,
     analytics,
+    audit,
     auth,
     branding,
     catalogue,
@@ -22,6 +23,7 @@ from portal.web import (
     errors,
     experiments,
     filters,
+    gdpr,
     hooks,
     invoices,
     jobs,
@@ -86,6 +88,8 @@ def register(app: Flask) -> None:
         oauth.bp,
         settings.bp,
         webhooks.bp,
+        audit.bp,
+        gdpr.bp,
     ):
         app.register_blueprint(bp)
     from portal.api.app import init_api

@@ -30,6 +30,7 @@ EXPECTED = {
     "webhook-retries": (30, "webhooks", "portal.jobs.schedule.retry_webhooks"),
     "webhook-purge": (86400, "default", "portal.jobs.schedule.purge_webhook_bodies"),
     "api-purge": (3600, "default", "portal.jobs.schedule.purge_api_records"),
+    "tracking-purge": (86400, "default", "portal.jobs.schedule.purge_tracking_data"),
 }
 # Once a night at a fixed time rather than every so often.
 NIGHTLY = {
