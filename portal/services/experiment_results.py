@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pandas as pd
 import plotly.graph_objects as go
 from scipy.stats import beta
 
+from analytics.charts import to_json
 from analytics.experiments import ExperimentResult, analyse_experiment
 from portal.models import Experiment
 from portal.services.experiments import VariantCounts, counts
@@ -81,4 +81,6 @@ def _figure(analysis: ExperimentResult, names: dict[str, str]) -> str:
             "height": 320,
         },
     )
-    return json.dumps(figure.to_plotly_json(), default=str)
+    # Plotly's own JSON escapes "<", ">" and "/": a variant name cannot close the page's
+    # <script type="application/json"> and start a script of its own.
+    return to_json(figure)
