@@ -80,6 +80,11 @@ def from_environment(
         "PASSWORD_RESET_MAX_AGE": int(_env("PASSWORD_RESET_MAX_AGE", "3600") or 3600),
         "INVITATION_MAX_AGE_DAYS": int(_env("INVITATION_MAX_AGE_DAYS", "7") or 7),
         "PUBLIC_URL": _env("PUBLIC_URL", "http://127.0.0.1:5000"),
+        # Security keys (WebAuthn): the relying party id is the domain keys are bound to (unset:
+        # the host of PUBLIC_URL; a key registered for one domain never works on another), and
+        # the name authenticators show. The expected origin is PUBLIC_URL itself.
+        "WEBAUTHN_RP_ID": _env("WEBAUTHN_RP_ID"),
+        "WEBAUTHN_RP_NAME": _env("WEBAUTHN_RP_NAME", "Invoice Lite"),
         "MAIL_SENDER": _env("MAIL_SENDER", "Invoice Lite <no-reply@invoice-lite.example>"),
         "SMTP_HOST": _env("SMTP_HOST"),
         "SMTP_PORT": int(_env("SMTP_PORT", "587") or 587),

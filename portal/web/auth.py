@@ -24,13 +24,13 @@ from flask_login import current_user, login_required, login_user, logout_user, u
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import Email, EqualTo, InputRequired, Length
 
 from portal.extensions import db
 from portal.models import User
 from portal.services import auth as auth_service
-from portal.services import login_attempts, sessions, two_factor
+from portal.services import login_attempts, sessions, two_factor, webauthn_keys
 from portal.services.errors import InvalidInput
 from portal.services.validation import currency_choices
 from portal.web.access import BUSINESS_KEY
@@ -88,6 +88,13 @@ class SecondStepForm(FlaskForm):
         description="The 6-digit code from your authenticator app, or a recovery code.",
         render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True},
     )
+    remember = BooleanField("Remember this device for 30 days")
+
+
+class SecurityKeyStepForm(FlaskForm):
+    """The second step with a security key: static/js/webauthn.js fills ``credential``."""
+
+    credential = HiddenField(validators=[InputRequired("Your browser did not use a security key.")])
     remember = BooleanField("Remember this device for 30 days")
 
 
@@ -167,7 +174,7 @@ def login() -> ResponseReturnValue:
 
 def _after_password(user: User, target: str) -> ResponseReturnValue:
     """The password was right: log in, or ask for the second factor first."""
-    if two_factor.is_enrolled(user):
+    if webauthn_keys.has_second_factor(user):
         if _remembered_device(user):
             return _complete_login(user, "device", target)
         session.clear()
@@ -255,18 +262,72 @@ def second_step() -> ResponseReturnValue:
                 login_attempts.record_failure(user.email, _client_ip())
                 form.code.errors = [two_factor.WRONG_CODE]
             else:
-                token = None
-                if form.remember.data:
-                    token, _ = two_factor.remember_device(
-                        user, sessions.device_label(_user_agent())
-                    )
-                response = _complete_login(user, factor, target, token)
+                response = _complete_login(user, factor, target, _remember(user, form.remember))
                 if factor == "recovery":
                     _warn_about_recovery_codes(user)
                 return response
     if status == 200 and form.errors:
         status = 422
-    return render_template("auth/two_factor.html", form=form), status
+    return _second_step_page(user, form, SecurityKeyStepForm(prefix="key", formdata=None), status)
+
+
+def _remember(user: User, remember: BooleanField) -> str | None:
+    if not remember.data:
+        return None
+    token, _ = two_factor.remember_device(user, sessions.device_label(_user_agent()))
+    return token
+
+
+def _second_step_page(
+    user: User, form: SecondStepForm, key_form: SecurityKeyStepForm, status: int
+) -> ResponseReturnValue:
+    return render_template(
+        "auth/two_factor.html",
+        form=form,
+        key_form=key_form,
+        has_app=two_factor.is_enrolled(user),
+        has_keys=webauthn_keys.has_keys(user),
+    ), status
+
+
+@bp.post("/login/two-factor/key/options")
+def security_key_options() -> ResponseReturnValue:
+    """What the browser asks the member's security key to sign (JSON, fetched by webauthn.js)."""
+    if current_user.is_authenticated:
+        return redirect(url_for("dashboard.home"))
+    pending = _pending()
+    if pending is None or not webauthn_keys.has_keys(pending[0]):
+        return {"error": "Log in with your email and password first."}, 400
+    options = webauthn_keys.authentication_options(pending[0])
+    return current_app.response_class(options, mimetype="application/json")
+
+
+@bp.post("/login/two-factor/key")
+def second_step_key() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(url_for("dashboard.home"))
+    pending = _pending()
+    if pending is None:
+        session.pop(PENDING, None)
+        flash("Log in with your email and password first.", "info")
+        return redirect(url_for("auth.login"))
+    user, target = pending
+    key_form = SecurityKeyStepForm(prefix="key")
+    status = 422
+    if key_form.validate_on_submit():
+        try:
+            login_attempts.check_not_locked(user.email, _client_ip())
+            webauthn_keys.verify_key(user, key_form.credential.data or "")
+        except login_attempts.LockedOut as locked:
+            key_form.credential.errors = [str(locked)]
+            status = 429
+        except webauthn_keys.KeyRefused as refused:
+            db.session.rollback()
+            login_attempts.record_failure(user.email, _client_ip())
+            key_form.credential.errors = [str(refused)]
+        else:
+            return _complete_login(user, "security_key", target, _remember(user, key_form.remember))
+    return _second_step_page(user, SecondStepForm(formdata=None), key_form, status)
 
 
 def _warn_about_recovery_codes(user: User) -> None:

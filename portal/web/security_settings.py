@@ -5,16 +5,27 @@ from __future__ import annotations
 
 from typing import cast
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
 
 from portal.models import Role, User
 from portal.services import auth as auth_service
-from portal.services import sessions, two_factor
+from portal.services import sessions, two_factor, webauthn_keys
 from portal.services.errors import Forbidden, InvalidInput
 from portal.web.access import current_actor, require_role
 from portal.web.auth import SESSION_ID
@@ -24,7 +35,13 @@ from portal.web.htmx import hx_redirect, is_htmx
 bp = Blueprint("security_settings", __name__, url_prefix="/app/account/security")
 
 # What a member who must set up two-factor login may still open meanwhile.
-OPEN_WHILE_ENROLLING = {"security_settings.setup", "auth.logout", "static"}
+OPEN_WHILE_ENROLLING = {
+    "security_settings.setup",
+    "security_settings.key_options",
+    "security_settings.add_key",
+    "auth.logout",
+    "static",
+}
 
 
 class ConfirmForm(FlaskForm):
@@ -61,6 +78,21 @@ class PasswordForm(FlaskForm):
     )
 
 
+class AddKeyForm(FlaskForm):
+    name = StringField(
+        "Name of the key",
+        default=webauthn_keys.DEFAULT_NAME,
+        validators=[Length(max=80)],
+        description="So you can tell your keys apart, e.g. “Blue key on my key ring”.",
+    )
+    # Filled by static/js/webauthn.js with the key's answer.
+    credential = HiddenField(validators=[InputRequired("Your browser did not add a key.")])
+
+
+class RenameKeyForm(FlaskForm):
+    name = StringField("New name", validators=[InputRequired(), Length(max=80)])
+
+
 class RequirementForm(FlaskForm):
     require_2fa = BooleanField("Require two-factor login of every member")
 
@@ -80,7 +112,7 @@ def require_enrolment() -> ResponseReturnValue | None:
         return None
     if not any(m.business.require_2fa for m in g.get("memberships", [])):
         return None
-    if two_factor.is_enrolled(_user()):
+    if webauthn_keys.has_second_factor(_user()):
         return None
     target = url_for("security_settings.setup")
     if is_htmx():
@@ -96,7 +128,10 @@ def index() -> ResponseReturnValue:
 
 
 def _index_page(
-    codes_form: ProofForm, disable_form: ProofForm, status: int = 200
+    codes_form: ProofForm,
+    disable_form: ProofForm,
+    status: int = 200,
+    key_form: AddKeyForm | None = None,
 ) -> ResponseReturnValue:
     user = _user()
     credential = two_factor.credential_of(user)
@@ -111,6 +146,8 @@ def _index_page(
         required_by=two_factor.businesses_requiring(user),
         codes_form=codes_form,
         disable_form=disable_form,
+        keys=webauthn_keys.keys_of(user),
+        key_form=key_form or AddKeyForm(prefix="key", formdata=None),
     ), status
 
 
@@ -121,7 +158,7 @@ def setup() -> ResponseReturnValue:
     if two_factor.is_enrolled(user):
         flash("Two-factor login is already on.", "info")
         return redirect(url_for("security_settings.index"))
-    credential = two_factor.begin_enrolment(user)
+    two_factor.begin_enrolment(user)
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
@@ -130,7 +167,14 @@ def setup() -> ResponseReturnValue:
             attach_errors(form, error)
         else:
             return render_template("security/recovery_codes.html", codes=codes, first=True)
-    secret = two_factor.secret_of(credential)
+    return _setup_page(form, 422 if form.errors else 200)
+
+
+def _setup_page(
+    form: ConfirmForm, status: int, key_form: AddKeyForm | None = None
+) -> ResponseReturnValue:
+    user = _user()
+    secret = two_factor.secret_of(two_factor.begin_enrolment(user))
     uri = two_factor.provisioning_uri(user, secret)
     return render_template(
         "security/setup.html",
@@ -138,7 +182,8 @@ def setup() -> ResponseReturnValue:
         secret=secret,
         qr=two_factor.qr_data_uri(uri),
         required_by=two_factor.businesses_requiring(user),
-    ), 422 if form.errors else 200
+        key_form=key_form or AddKeyForm(prefix="key", formdata=None),
+    ), status
 
 
 @bp.post("/two-factor/recovery-codes")
@@ -168,6 +213,68 @@ def disable() -> ResponseReturnValue:
             flash("Two-factor login is off. Your recovery codes no longer work.", "success")
             return redirect(url_for("security_settings.index"), 303)
     return _index_page(ProofForm(), form, 422)
+
+
+@bp.post("/keys/options")
+@login_required
+def key_options() -> ResponseReturnValue:
+    """What the browser asks a new security key to create (JSON, fetched by webauthn.js)."""
+    options = webauthn_keys.registration_options(_user())
+    return current_app.response_class(options, mimetype="application/json")
+
+
+@bp.post("/keys")
+@login_required
+def add_key() -> ResponseReturnValue:
+    user = _user()
+    form = AddKeyForm(prefix="key")
+    if form.validate_on_submit():
+        try:
+            key = webauthn_keys.register_key(user, form.credential.data or "", form.name.data or "")
+        except webauthn_keys.KeyRefused as refused:
+            form.credential.errors = [str(refused)]
+        except InvalidInput as error:
+            attach_errors(form, error)
+        else:
+            flash(f"“{key.name}” is added: you can log in with it.", "success")
+            return redirect(url_for("security_settings.index"), 303)
+    if not webauthn_keys.has_second_factor(user) and two_factor.businesses_requiring(user):
+        # Still setting up a required second factor: the overview is not open yet.
+        return _setup_page(ConfirmForm(formdata=None), 422, form)
+    return _index_page(ProofForm(), ProofForm(prefix="off"), 422, form)
+
+
+@bp.post("/keys/<public_id>/rename")
+@login_required
+def rename_key(public_id: str) -> ResponseReturnValue:
+    if webauthn_keys.key_of(_user(), public_id) is None:
+        abort(404)
+    form = RenameKeyForm()
+    if not form.validate_on_submit():
+        flash("Give the key a name of at most 80 characters.", "error")
+        return redirect(url_for("security_settings.index"), 303)
+    try:
+        key = webauthn_keys.rename_key(_user(), public_id, form.name.data or "")
+    except InvalidInput as error:
+        flash(" ".join(error.errors.values()), "error")
+    else:
+        if key is not None:
+            flash(f"The key is now called “{key.name}”.", "success")
+    return redirect(url_for("security_settings.index"), 303)
+
+
+@bp.post("/keys/<public_id>/remove")
+@login_required
+def remove_key(public_id: str) -> ResponseReturnValue:
+    try:
+        removed = webauthn_keys.remove_key(_user(), public_id)
+    except InvalidInput as error:
+        flash(" ".join(error.errors.values()), "error")
+    else:
+        if not removed:
+            abort(404)
+        flash("The key is removed: it no longer logs you in.", "success")
+    return redirect(url_for("security_settings.index"), 303)
 
 
 @bp.post("/devices/<public_id>/forget")

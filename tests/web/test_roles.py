@@ -96,6 +96,12 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/no-business"): Access("auth.no_business", LOGIN_ONLY, "/no-business"),
     ("GET", "/login/two-factor"): Access("auth.second_step", PUBLIC, "/login/two-factor"),
     ("POST", "/login/two-factor"): Access("auth.second_step", PUBLIC, "/login/two-factor", {}),
+    ("POST", "/login/two-factor/key/options"): Access(
+        "auth.security_key_options", PUBLIC, "/login/two-factor/key/options", {}
+    ),
+    ("POST", "/login/two-factor/key"): Access(
+        "auth.second_step_key", PUBLIC, "/login/two-factor/key", {}
+    ),
     ("GET", "/app/account/security/"): Access(
         "security_settings.index", LOGIN_ONLY, "/app/account/security/"
     ),
@@ -114,7 +120,27 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/app/account/security/two-factor/disable"): Access(
         "security_settings.disable", LOGIN_ONLY, "/app/account/security/two-factor/disable", {}
     ),
-    # A device or session of nobody: every member may ask, and finds nothing to end.
+    ("POST", "/app/account/security/keys/options"): Access(
+        "security_settings.key_options", LOGIN_ONLY, "/app/account/security/keys/options", {}
+    ),
+    ("POST", "/app/account/security/keys"): Access(
+        "security_settings.add_key", LOGIN_ONLY, "/app/account/security/keys", {}
+    ),
+    # A key, device or session of nobody: every member may ask, and finds nothing to change.
+    ("POST", "/app/account/security/keys/<public_id>/rename"): Access(
+        "security_settings.rename_key",
+        LOGIN_ONLY,
+        "/app/account/security/keys/not-a-key/rename",
+        {"name": "Mine"},
+        frozenset({404}),
+    ),
+    ("POST", "/app/account/security/keys/<public_id>/remove"): Access(
+        "security_settings.remove_key",
+        LOGIN_ONLY,
+        "/app/account/security/keys/not-a-key/remove",
+        {},
+        frozenset({404}),
+    ),
     ("POST", "/app/account/security/devices/<public_id>/forget"): Access(
         "security_settings.forget_device",
         LOGIN_ONLY,
