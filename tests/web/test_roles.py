@@ -38,6 +38,7 @@ from portal.services import (
     delivery,
     documents,
     experiments,
+    gdpr,
     jobs,
     mail,
     oauth,
@@ -258,6 +259,41 @@ ACCESS: dict[tuple[str, str], Access] = {
     ),
     ("POST", "/app/portal-links/<link_public_id>/revoke"): Access(
         "sharing.revoke", Role.STAFF, "/app/portal-links/{portal_link}/revoke", {}
+    ),
+    ("GET", "/app/audit/"): Access("audit.index", Role.ACCOUNTANT, "/app/audit/?tab=changes"),
+    ("GET", "/app/audit/export.csv"): Access(
+        "audit.export_csv", Role.ACCOUNTANT, "/app/audit/export.csv?tab=sign-ins"
+    ),
+    ("POST", "/app/audit/verify"): Access("audit.verify", Role.OWNER, "/app/audit/verify", {}),
+    ("POST", "/app/clients/<public_id>/privacy/export"): Access(
+        "gdpr.export", Role.ACCOUNTANT, "/app/clients/{client}/privacy/export", {}
+    ),
+    ("GET", "/app/privacy/exports/<job_id>"): Access(
+        "gdpr.export_job", Role.ACCOUNTANT, "/app/privacy/exports/{privacy_export}"
+    ),
+    ("GET", "/app/privacy/exports/<job_id>/status"): Access(
+        "gdpr.export_status",
+        Role.ACCOUNTANT,
+        "/app/privacy/exports/{privacy_export}/status",
+    ),
+    ("GET", "/app/privacy/exports/<job_id>/download"): Access(
+        "gdpr.export_download",
+        Role.ACCOUNTANT,
+        "/app/privacy/exports/{privacy_export}/download",
+    ),
+    # Without the typed name nothing is erased: the page answers 422.
+    ("GET", "/app/clients/<public_id>/privacy/erase"): Access(
+        "gdpr.erase", Role.ADMIN, "/app/clients/{client}/privacy/erase"
+    ),
+    ("POST", "/app/clients/<public_id>/privacy/erase"): Access(
+        "gdpr.erase", Role.ADMIN, "/app/clients/{client}/privacy/erase", {}
+    ),
+    ("POST", "/app/clients/<public_id>/privacy/tracking"): Access(
+        "gdpr.tracking", Role.STAFF, "/app/clients/{client}/privacy/tracking", {"opt_out": "1"}
+    ),
+    ("GET", "/app/settings/privacy"): Access("gdpr.retention", Role.ADMIN, "/app/settings/privacy"),
+    ("POST", "/app/settings/privacy"): Access(
+        "gdpr.retention", Role.ADMIN, "/app/settings/privacy", {}
     ),
     ("GET", "/pay/<token>"): Access("client_portal.home", PUBLIC, "/pay/{portal_token}"),
     ("GET", "/pay/<token>/pdf"): Access("client_portal.pdf", PUBLIC, "/pay/{invoice_link}/pdf"),
@@ -1145,6 +1181,7 @@ OWNED_IDS = (
     "{portal_link}",
     "{job}",
     "{report_job}",
+    "{privacy_export}",
     "{received}",
     "{channel}",
     "{api_key}",
@@ -1236,6 +1273,8 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         result = tmp_path / "export.zip"
         result.write_bytes(b"PK\x05\x06" + bytes(18))
         jobs.finish(job.id, str(result))
+        privacy_export = gdpr.start_export(owner, client.public_id)
+        gdpr.export_client_job(privacy_export.id)
         report_job = jobs.start_job(
             owner, "report-export", {"report": "invoice-register", "format": "csv"}
         )
@@ -1376,6 +1415,7 @@ def ids(app: Flask, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "received": received.public_id,
         "job": job.public_id,
         "report_job": report_job.public_id,
+        "privacy_export": privacy_export.public_id,
         "credit_note": credit_note.public_id,
         "quote": quote.public_id,
         "invoice": invoice.public_id,
