@@ -240,7 +240,7 @@ def _require_proof(user: User, proof: str) -> None:
 def disable(user: User, proof: str) -> None:
     """Turn two-factor login off: the app's secret, the recovery codes and remembered devices go."""
     _require_proof(user, proof)
-    if required := businesses_requiring(user):
+    if (required := businesses_requiring(user)) and not _has_security_key(user):
         names = ", ".join(b.legal_name for b in required)
         raise InvalidInput({"proof": f"{names} requires two-factor login; it must stay on."})
     db.session.execute(delete(TotpCredential).where(TotpCredential.user_id == user.id))
@@ -353,7 +353,7 @@ def set_business_requirement(actor: Actor, required: bool) -> Requirement:
     if actor.role is not Role.OWNER:
         raise Forbidden("Only the owner decides whether two-factor login is required.")
     business = actor.business
-    if required and not is_enrolled(actor.user):
+    if required and not (is_enrolled(actor.user) or _has_security_key(actor.user)):
         raise InvalidInput(
             {"require_2fa": "Turn on two-factor login for yourself first, then require it."}
         )
@@ -371,3 +371,14 @@ def set_business_requirement(actor: Actor, required: bool) -> Requirement:
         )
     db.session.commit()
     return Requirement(business, required)
+
+
+def _has_security_key(user: User) -> bool:
+    """A security key is a second factor too (keys live in their own module, which imports
+    this one: ask the table directly)."""
+    from portal.models import WebAuthnCredential
+
+    found = db.session.scalar(
+        select(WebAuthnCredential.id).where(WebAuthnCredential.user_id == user.id).limit(1)
+    )
+    return found is not None

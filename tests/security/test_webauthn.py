@@ -26,7 +26,7 @@ from sqlalchemy import select
 from webauthn.helpers import bytes_to_base64url, encode_cbor
 
 from portal.extensions import db
-from portal.models import AuditEvent, Role, User, UserSession, WebAuthnCredential
+from portal.models import AuditEvent, Business, Role, User, UserSession, WebAuthnCredential
 from portal.services import two_factor, webauthn_keys
 from portal.services.errors import InvalidInput
 from tests.conftest import PASSWORD, Team
@@ -388,6 +388,17 @@ def test_the_last_second_factor_stays_while_a_business_requires_one(
     # With an authenticator app beside it, the last key may go.
     enrol(member)
     assert webauthn_keys.remove_key(member, second.public_id)
+
+
+def test_an_owner_with_only_a_key_may_require_two_factor_login(
+    team: Team, request_context: None
+) -> None:
+    owner = team.users[Role.OWNER]
+    with pytest.raises(InvalidInput):
+        two_factor.set_business_requirement(team.actor(Role.OWNER), True)
+    register(owner, SoftKey())
+    two_factor.set_business_requirement(team.actor(Role.OWNER), True)
+    assert db.session.get_one(Business, team.business.id).require_2fa
 
 
 # --- the second step of logging in, through the pages ---------------------------------------------
