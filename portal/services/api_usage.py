@@ -109,10 +109,10 @@ def search(actor: Actor, wanted: LogFilter, cursor: str | None = None) -> Page[L
     if wanted.route:
         query = query.where(ApiRequest.path.contains(wanted.route, autoescape=True))
     status = wanted.status.strip().lower()
-    if len(status) == 3 and status.endswith("xx") and status[0].isdigit():
+    if len(status) == 3 and status.endswith("xx") and status[0] in "12345":
         low = int(status[0]) * 100
         query = query.where(ApiRequest.status >= low, ApiRequest.status < low + 100)
-    elif status.isdigit():
+    elif status.isascii() and status.isdigit() and len(status) <= 3:
         query = query.where(ApiRequest.status == int(status))
     if wanted.since is not None:
         query = query.where(ApiRequest.created_at >= datetime.combine(wanted.since, time(), UTC))

@@ -77,9 +77,15 @@ def filtered(actor: Actor, flt: DocumentFilter, *, with_status: bool = True) -> 
             Document.due_date < business_today(actor.business),
         )
     if flt.q.strip():
-        like = "%" + flt.q.strip().lower().replace("%", "").replace("_", "") + "%"
+        # "%" and "_" are characters to look for: escaped, not dropped (dropping "%" left a
+        # pattern that matched every document).
+        term = flt.q.strip().lower()
+        like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(
-            or_(func.lower(Document.number).like(like), func.lower(Document.title).like(like))
+            or_(
+                func.lower(Document.number).like(like, escape="\\"),
+                func.lower(Document.title).like(like, escape="\\"),
+            )
         )
     return stmt
 
@@ -90,7 +96,15 @@ def list_documents(
     expr, descending = _sort(flt)
     stmt = filtered(actor, flt)
     values = decode_cursor(cursor, 2) if cursor else None
-    if values is not None and isinstance(values[1], int):
+    # The sort value's type must be the one this sort writes: the database compares it with
+    # the column (PostgreSQL refuses an integer column against text).
+    expected = str if flt.sort in {"due", "number"} else int
+    if (
+        values is not None
+        and isinstance(values[1], int)
+        and isinstance(values[0], expected)
+        and not isinstance(values[0], bool)
+    ):
         last = values[0]
         if flt.sort == "due":
             try:

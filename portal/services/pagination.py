@@ -30,4 +30,11 @@ def decode_cursor(cursor: str, arity: int) -> list[Any] | None:
         return None
     if not isinstance(values, list) or len(values) != arity:
         return None
+    # Only what we write: strings and integers a database column can hold. A list, an object or
+    # an integer past 64 bits would reach the SQL as a bind value and fail there.
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int | str | float | None):
+            return None
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            return None
     return values

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, abort, request
 
 DIRECTIVES = [
     "default-src 'self'",
@@ -29,6 +29,13 @@ def csp_with_form_targets(origins: list[str]) -> str:
 
 
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def refuse_nul_in_the_query() -> None:
+        # Nobody types a NUL: in a filter it reached the SQL, where SQLite cut the text short
+        # (a search for it matched everything) and PostgreSQL refuses it outright (a 500).
+        if any("\x00" in key + value for key, value in request.args.items(multi=True)):
+            abort(400)
+
     @app.after_request
     def headers(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", CSP)
