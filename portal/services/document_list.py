@@ -98,14 +98,14 @@ def list_documents(
     values = decode_cursor(cursor, 2) if cursor else None
     # The sort value's type must be the one this sort writes: the database compares it with
     # the column (PostgreSQL refuses an integer column against text).
-    expected = str if flt.sort in {"due", "number"} else int
+    expected: type = str if flt.sort in {"due", "number"} else int
     if (
         values is not None
         and isinstance(values[1], int)
         and isinstance(values[0], expected)
         and not isinstance(values[0], bool)
     ):
-        last = values[0]
+        last: Any = values[0]
         if flt.sort == "due":
             try:
                 last = date.fromisoformat(str(last))
