@@ -530,6 +530,23 @@ def _redraft(
     return ImportResult(IMPORTED, message, inspection.problems, inspection, document=doc)
 
 
+MAX_NAME = 255
+
+
+def bare_name(filename: str) -> str:
+    """The file's own name as it is kept: no folders (a browser may send them, a caller may
+    mean harm), no control characters, no leading dots, at most ``MAX_NAME`` characters with
+    the extension kept."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable()).strip().lstrip(".")
+    if len(name) > MAX_NAME:
+        stem, dot, extension = name.rpartition(".")
+        extension = f".{extension[:16]}" if dot and stem else ""
+        name = name[: MAX_NAME - len(extension)] if not extension else stem
+        name = name[: MAX_NAME - len(extension)] + extension
+    return name or "upload"
+
+
 def import_einvoice(actor: Actor, filename: str, data: bytes) -> ImportResult:
     """Import a UBL or CII XML file or a Factur-X PDF; see the module docstring.
 
@@ -537,6 +554,7 @@ def import_einvoice(actor: Actor, filename: str, data: bytes) -> ImportResult:
     to import) or ``imported``; ``problems`` lists every problem found, warnings included.
     """
     actor.require(Role.ACCOUNTANT)
+    filename = bare_name(filename)
     try:
         inspection = inspect_einvoice(filename, data)
     except EInvoiceReadError as exc:
