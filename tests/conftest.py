@@ -96,6 +96,9 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def _wipe(app: Flask) -> None:
+    from portal.services.payment_accounts import forget_offered
+
+    forget_offered()  # ids are reused once the tables are emptied
     with app.app_context():
         _db.session.remove()
         with _db.engine.begin() as conn:

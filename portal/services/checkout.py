@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -46,16 +46,16 @@ def pay_options(
     opened: Opened,
     doc: Document,
     assignment: Assignment | None,
-    accounts: list[PaymentAccount] | None = None,
+    offered: Sequence[payment_accounts.Offered] | None = None,
 ) -> PayOptions | None:
     """How this invoice can be paid online, or None when it cannot (nothing due, no provider)."""
     if not could_pay(doc):
         return None
-    if accounts is None:
-        accounts = payment_accounts.enabled_accounts(opened.business)
-    if not accounts:
+    if offered is None:
+        offered = payment_accounts.offered(opened.business)
+    if not offered:
         return None
-    accounts = list(accounts)
+    accounts = list(offered)
     settings = assignment.settings if assignment else None
     if settings and settings.method_order:
         order = {p: i for i, p in enumerate(settings.method_order)}

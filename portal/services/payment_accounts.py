@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from time import monotonic
 from urllib.parse import urlsplit
 
 from flask import current_app, url_for
@@ -118,6 +119,43 @@ def enabled_accounts(business: Business) -> list[PaymentAccount]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Offered:
+    """What the payment form needs of an account, kept between page views."""
+
+    provider: str
+    payment_methods: str
+    allow_partial: bool
+    minimum_partial_minor: int
+
+
+OFFERED_SECONDS = 30.0
+_offered: dict[int, tuple[float, tuple[Offered, ...]]] = {}
+
+
+def offered(business: Business) -> tuple[Offered, ...]:
+    """The business's enabled accounts as the payment form shows them. Kept for a few seconds
+    in this process (the portal page is read far more often than settings change); a change
+    through this module forgets it at once, other processes within ``OFFERED_SECONDS``."""
+    now = monotonic()
+    kept = _offered.get(business.id)
+    if kept is not None and now - kept[0] < OFFERED_SECONDS:
+        return kept[1]
+    found = tuple(
+        Offered(a.provider, a.payment_methods, a.allow_partial, a.minimum_partial_minor)
+        for a in enabled_accounts(business)
+    )
+    _offered[business.id] = (now, found)
+    return found
+
+
+def forget_offered(business_id: int | None = None) -> None:
+    if business_id is None:
+        _offered.clear()
+    else:
+        _offered.pop(business_id, None)
+
+
 def _provider(provider: str) -> str:
     if provider not in CREDENTIALS:
         raise NotFound("No such payment provider.")
@@ -188,6 +226,7 @@ def save_account(actor: Actor, provider: str, data: AccountData) -> PaymentAccou
         },
     )
     db.session.commit()
+    forget_offered(actor.business.id)
     return account
 
 
@@ -205,6 +244,7 @@ def set_enabled(actor: Actor, provider: str, enabled: bool) -> PaymentAccount:
         entity_id=account.public_id,
     )
     db.session.commit()
+    forget_offered(actor.business.id)
     return account
 
 
@@ -297,6 +337,7 @@ def start_connect(actor: Actor, refresh_url: str, return_url: str) -> str:
                 after={"connected_account_id": acct},
             )
             db.session.commit()
+            forget_offered(actor.business.id)
         return gateway.onboarding_link(account.connected_account_id, refresh_url, return_url)
     except GatewayError as error:
         db.session.rollback()
@@ -319,6 +360,7 @@ def finish_connect(actor: Actor) -> PaymentAccount:
         after={"connected_account_id": account.connected_account_id},
     )
     db.session.commit()
+    forget_offered(actor.business.id)
     return account
 
 

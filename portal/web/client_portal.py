@@ -84,7 +84,7 @@ def _document_view(
     page = document_page(doc, opened.business)
     # A paid document, or a business taking no payments online, costs no queries here.
     payable = checkouts.could_pay(doc)
-    accounts = payment_accounts.enabled_accounts(opened.business) if payable else []
+    accounts = payment_accounts.offered(opened.business) if payable else ()
     assignment = experiments.assign(opened.business, opened.link) if accounts else None
     options = checkouts.pay_options(opened, doc, assignment, accounts) if accounts else None
     if options is None:

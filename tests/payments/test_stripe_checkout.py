@@ -233,3 +233,14 @@ def test_a_refund_before_its_payment_waits_and_then_applies(
     [refund] = db.session.scalars(select(Refund))
     assert refund.amount_minor == 1000
     assert re.match(r"Stripe refund re_", refund.reference)
+
+
+def test_turning_a_provider_off_removes_its_button_at_once(
+    client: FlaskClient, stripe_shop: PayShop
+) -> None:
+    from portal.services import payment_accounts
+
+    assert "Pay with Stripe" in client.get(f"/pay/{stripe_shop.token}").get_data(as_text=True)
+    payment_accounts.set_enabled(stripe_shop.team.actor(Role.ADMIN), "stripe", False)
+    page = client.get(f"/pay/{stripe_shop.token}").get_data(as_text=True)
+    assert "Pay with Stripe" not in page
