@@ -237,6 +237,8 @@ def _check_product(actor: Actor, data: ProductData, current: Product | None) -> 
     errors: dict[str, str] = {}
     if not data.name.strip():
         errors["name"] = "A product needs a name."
+    if len(data.unit.strip()) > 20:  # products.unit
+        errors["unit"] = "A unit has at most 20 characters."
     if (msg := check_currency(data.currency)) is not None:
         errors["currency"] = msg
     elif data.unit_price < 0:

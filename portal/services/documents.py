@@ -223,9 +223,19 @@ def _fill_fields(actor: Actor, doc: Document, data: DraftData) -> None:
         for i, line in enumerate(data.lines)
         if not line.description.strip() and not line.product_id
     }
+    errors.update(
+        {
+            f"lines-{i}-unit": f"A unit has at most {UNIT_LENGTH} characters."
+            for i, line in enumerate(data.lines)
+            if len(line.unit.strip()) > UNIT_LENGTH
+        }
+    )
     if errors:
         raise InvalidInput(errors)
     pricing.price(doc)
+
+
+UNIT_LENGTH = 20  # documents_lines.unit
 
 
 def preview(actor: Actor, kind: DocumentKind, data: DraftData) -> Document:

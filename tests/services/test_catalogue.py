@@ -80,3 +80,11 @@ def test_a_product_takes_only_this_business_tax_rates(team, db):
             ProductData("Item", Decimal(1), "EUR", tax_rate_ids=(foreign.public_id,)),
         )
     assert info.value.errors == {"tax_rates": "One of the chosen tax rates does not exist."}
+
+
+def test_a_unit_longer_than_the_column_is_refused_beside_the_field(team, db):
+    data = ProductData(name="Hours", unit_price=Decimal("10"), currency="EUR", unit="x" * 21)
+    with pytest.raises(InvalidInput) as refused:
+        catalogue.create_product(team.actor(Role.ADMIN), data)
+    assert refused.value.errors == {"unit": "A unit has at most 20 characters."}
+    assert db.session.scalar(select(func.count()).select_from(Product)) == 0

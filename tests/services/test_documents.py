@@ -178,3 +178,19 @@ def test_fifty_invoices_from_eight_threads_get_fifty_consecutive_numbers(app, te
         ).all()
     )
     assert numbers == [f"INV-2026-{n:05}" for n in range(1, 51)]
+
+
+def test_a_line_unit_longer_than_the_column_is_refused_beside_the_line(team, db):
+    from dataclasses import replace
+
+    from tests.services import factories
+
+    actor = team.actor(Role.STAFF)
+    client = factories.client(actor)
+    long_unit = replace(factories.line("Hours", "1", "10"), unit="y" * 21)
+    with pytest.raises(InvalidInput) as refused:
+        documents.create_draft(
+            actor, DocumentKind.INVOICE, DraftData(client_id=client.public_id, lines=(long_unit,))
+        )
+    assert refused.value.errors == {"lines-0-unit": "A unit has at most 20 characters."}
+    assert _db.session.scalar(select(func.count()).select_from(Document)) == 0
