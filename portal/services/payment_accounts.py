@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from time import monotonic
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask import current_app, url_for
@@ -12,13 +13,15 @@ from sqlalchemy import select
 
 from integrations.payments import registry
 from integrations.payments.base import GatewayConfig, GatewayError, PaymentGateway
-from integrations.payments.stripe import Payout, StripeGateway
 from portal.extensions import db
 from portal.models import Business, PaymentAccount, Role
 from portal.services import audit
 from portal.services.actors import Actor
 from portal.services.errors import InvalidInput, NotFound
 from portal.services.mail import absolute_url
+
+if TYPE_CHECKING:  # the Stripe SDK is imported only when Stripe is used
+    from integrations.payments.stripe import Payout, StripeGateway
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +299,8 @@ def connect_offered() -> bool:
 
 
 def platform_gateway() -> StripeGateway:
+    from integrations.payments.stripe import StripeGateway
+
     base = api_base("stripe")
     if base is None or not platform_credentials():
         raise InvalidInput({"provider": "Stripe Connect is not offered on this server."})
@@ -366,6 +371,8 @@ def finish_connect(actor: Actor) -> PaymentAccount:
 
 def payouts(account: PaymentAccount) -> list[Payout]:
     """Stripe's latest payouts to the business's bank; empty when Stripe cannot say."""
+    from integrations.payments.stripe import StripeGateway
+
     gateway = gateway_for(account)
     if not isinstance(gateway, StripeGateway):
         return []

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from integrations.payments.base import GatewayError
-from integrations.payments.stripe import StripeGateway
 from portal.billing.money import Money
 from portal.billing.status import OPEN_STATUSES
 from portal.extensions import db
@@ -30,6 +29,9 @@ from portal.services.actors import Actor
 from portal.services.client_portal import Opened
 from portal.services.errors import InvalidInput, NotFound
 
+if TYPE_CHECKING:
+    from integrations.payments.stripe import StripeGateway
+
 KIND = "payments.charge_saved"
 
 
@@ -40,6 +42,8 @@ def _stripe(business: Business) -> PaymentAccount | None:
 
 
 def _gateway(account: PaymentAccount) -> StripeGateway:
+    from integrations.payments.stripe import StripeGateway  # the SDK only when Stripe is used
+
     gateway = payment_accounts.gateway_for(account)
     assert isinstance(gateway, StripeGateway)  # noqa: S101 -- the account is a Stripe one
     return gateway
