@@ -298,7 +298,7 @@ def _fail(delivery_id: int, error: str) -> None:
 
 @outbox.handles(KIND)
 def send_document_email(message: OutboxMessage) -> dict[str, Any]:
-    """Send the delivery's email once: a delivery no longer queued is left alone."""
+    """Send the delivery's email once: a delivery already sent or bounced is left alone."""
     from portal.services.reminders import still_due
 
     # The delivery, its business, document, client and wording in one round trip.
@@ -321,7 +321,9 @@ def send_document_email(message: OutboxMessage) -> dict[str, Any]:
     if row is None:
         return {"skipped": "no such delivery"}
     delivery, business, doc, _client, own_template, owner_email = row
-    if delivery.status != "queued":
+    # The outbox runs a message again only when it is not done and not failed, so a failed
+    # delivery seen here is one a person asked to try again; sent or bounced ones stay as they are.
+    if delivery.status not in ("queued", "failed"):
         return {"status": delivery.status, "message_id": delivery.message_id}
     if business is None or doc is None:
         raise outbox.PermanentFailure("the document of this email no longer exists")

@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[OutboxMessage], dict[str, Any]]
 HANDLERS: dict[str, Handler] = {}
-MAX_ATTEMPTS = 5
-# Seconds RQ waits before each retry.
-RETRY_INTERVALS = [10, 60, 300, 900, 3600]
+# Seconds RQ waits before each retry; the first run plus one per interval.
+RETRY_INTERVALS = [10, 60, 300, 900]
+MAX_ATTEMPTS = 1 + len(RETRY_INTERVALS)
 
 
 class TemporaryFailure(Exception):
@@ -93,7 +93,7 @@ def dispatch(message_id: int) -> None:
             message_id,
             # RQ job ids allow letters, digits, "-" and "_" only.
             job_id="outbox-" + re.sub(r"[^A-Za-z0-9_-]", "_", message.key),
-            retry=Retry(max=MAX_ATTEMPTS, interval=RETRY_INTERVALS),
+            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
         )
     except RedisError as exc:
         log.warning("outbox %s stays pending: Redis refused it (%s)", message.key, exc)

@@ -93,9 +93,15 @@ def test_a_5xx_answer_fails_the_delivery_with_the_servers_words(
     assert [d.id for d, _ in service.recent_failures(team.business)] == [delivery.id]
     page = login(Role.STAFF).get(f"/app/invoices/{invoice.public_id}/email")
     assert "550 5.1.1 no such user" in page.get_data(as_text=True)
-    # Tried again by hand (outbox.retry), the failed delivery is not sent a second time.
-    outbox.retry(_message_of(delivery).id)
     assert scripted.accepted == []
+    # The address mended on the server's side, a person retries: the email goes out once, with
+    # the Message-ID it had, and a second retry of the now finished message sends nothing.
+    outbox.retry(_message_of(delivery).id)
+    outbox.retry(_message_of(delivery).id)
+    _db.session.refresh(delivery)
+    assert (delivery.status, delivery.error) == ("sent", "")
+    assert [m["Message-ID"] for m in scripted.accepted] == [delivery.message_id]
+    assert _message_of(delivery).status == "done"
 
 
 def test_all_recipients_refused_is_permanent(team, invoice, scripted):

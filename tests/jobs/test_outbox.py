@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from redis import Redis
 from rq import SimpleWorker
+from sqlalchemy import select
 
 from portal.extensions import db as _db
 from portal.models import OutboxMessage
@@ -88,4 +89,50 @@ def test_with_redis_a_worker_does_it_and_redis_down_loses_nothing(app, team, db,
     message = _db.session.get(OutboxMessage, message_id)
     assert (message.status, message.result) == ("done", {"echo": "later"})
     assert CALLS == ["echo-down"]
+    connection.flushdb()
+
+
+@pytest.mark.redis
+def test_with_redis_a_final_failure_is_not_run_again_by_rq(app, team, db, monkeypatch):
+    from rq import Queue
+    from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+    connection = Redis.from_url(url)
+    connection.flushdb()
+    monkeypatch.setitem(app.config, "REDIS_URL", url)
+    queue = Queue("default", connection=connection)
+    permanent = _add(team, "echo-rq-perm", fail="permanent")
+    temporary = _add(team, "echo-rq-temp", fail="temporary")
+    last_try = _add(team, "echo-rq-last", fail="temporary")
+    _db.session.get(OutboxMessage, last_try).attempts = outbox.MAX_ATTEMPTS - 1
+    _db.session.commit()
+    for message_id in (permanent, temporary, last_try):
+        outbox.dispatch(message_id)
+
+    SimpleWorker([queue], connection=connection).work(burst=True)
+
+    _db.session.expire_all()
+    states = {
+        m.key: (m.status, m.attempts)
+        for m in _db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.key.like("echo-rq-%"))
+        )
+    }
+    assert states == {
+        "echo-rq-perm": ("failed", 1),
+        "echo-rq-temp": ("queued", 1),
+        "echo-rq-last": ("failed", outbox.MAX_ATTEMPTS),
+    }
+    # Only the temporary failure waits for another run; the final ones sit in RQ's failed list.
+    assert ScheduledJobRegistry(queue=queue).get_job_ids() == ["outbox-echo-rq-temp"]
+    assert sorted(FailedJobRegistry(queue=queue).get_job_ids()) == [
+        "outbox-echo-rq-last",
+        "outbox-echo-rq-perm",
+    ]
+    assert CALLS == ["echo-rq-perm", "echo-rq-temp", "echo-rq-last"]
+    # A run RQ had scheduled before the failure became final does nothing.
+    queue.enqueue_call("portal.jobs.outbox.run_outbox", args=(permanent,), job_id="late-run")
+    SimpleWorker([queue], connection=connection).work(burst=True)
+    assert CALLS == ["echo-rq-perm", "echo-rq-temp", "echo-rq-last"]
     connection.flushdb()

@@ -1,35 +1,26 @@
-"""Redis goes away and comes back: the email waits in the outbox and is sent exactly once."""
+"""Redis goes away and comes back: the invoice email waits in the outbox, then goes out once."""
 
 from __future__ import annotations
 
-from typing import Any
+import io
 
 import pytest
-from flask import current_app
+from pypdf import PdfReader
 from redis import Redis
 from rq import Queue
+from sqlalchemy import select
 
-from integrations.notify.email import OutgoingEmail, SmtpMailer
 from portal.extensions import db as _db
 from portal.jobs import QUEUES
 from portal.jobs.worker import PortalSimpleWorker
-from portal.models import OutboxMessage
+from portal.models import Delivery, OutboxMessage, Role
+from portal.services import delivery as delivery_service
 from portal.services import outbox
 from tests.conftest import Inbox
 from tests.operations.conftest import RedisServer
+from tests.services import factories as f
 
 pytestmark = pytest.mark.redis
-
-
-@outbox.handles("test.operations-mail")
-def _mail(message: OutboxMessage) -> dict[str, Any]:
-    cfg = current_app.config
-    host, port, sender = cfg["SMTP_HOST"], int(cfg["SMTP_PORT"]), cfg["MAIL_SENDER"]
-    mailer = SmtpMailer(host=host, port=port, sender=sender, security="none")
-    message_id = mailer.send(
-        OutgoingEmail(to=(message.payload["to"],), subject=message.payload["subject"], text="Hi")
-    )
-    return {"message_id": message_id}
 
 
 def _work(url: str) -> None:
@@ -39,39 +30,43 @@ def _work(url: str) -> None:
     connection.close()
 
 
-def _status(message_id: int) -> str:
+def _states(delivery_id: int) -> tuple[str, str]:
     _db.session.expire_all()
-    return _db.session.get_one(OutboxMessage, message_id).status
+    delivery = _db.session.get_one(Delivery, delivery_id)
+    [message] = [
+        m
+        for m in _db.session.scalars(select(OutboxMessage))
+        if m.payload.get("delivery_id") == delivery_id
+    ]
+    return delivery.status, message.status
 
 
-def test_while_redis_is_down_the_email_waits_and_is_sent_once_it_is_back(
+def test_while_redis_is_down_the_invoice_waits_and_is_sent_once_it_is_back(
     app, team, db, inbox: Inbox, own_redis: RedisServer, monkeypatch
 ):
+    owner = team.actor()
+    customer = f.client(owner, name="Blue Harbor GmbH", email="ana@client.example")
+    invoice = f.issued_invoice(owner, customer, f.line("Design work", "3", "410.52"))
     own_redis.start()
     monkeypatch.setitem(app.config, "REDIS_URL", own_redis.url)
     own_redis.stop()
 
-    message = outbox.add(
-        team.business,
-        "test.operations-mail",
-        "operations-mail-1",
-        {"to": "ana@client.example", "subject": "Invoice INV-1"},
-        queue="email",
-    )
-    _db.session.commit()
-    outbox.dispatch(message.id)
-    assert _status(message.id) == "pending"
+    delivery = delivery_service.send_invoice(team.actor(Role.STAFF), invoice.public_id)
+    assert _states(delivery.id) == ("queued", "pending")
     assert inbox.deliveries == []
 
     own_redis.start()
     assert outbox.dispatch_pending() == 1
-    assert _status(message.id) == "queued"
+    assert _states(delivery.id) == ("queued", "queued")
     _work(own_redis.url)
-    assert _status(message.id) == "done"
-    assert [d.message["Subject"] for d in inbox.deliveries] == ["Invoice INV-1"]
+    assert _states(delivery.id) == ("sent", "done")
 
     # The scheduler's sweep and the worker come round again: nothing is sent twice.
     assert outbox.dispatch_pending() == 0
     _work(own_redis.url)
-    assert len(inbox.deliveries) == 1
-    assert [d.rcpt_tos for d in inbox.deliveries] == [["ana@client.example"]]
+    [received] = inbox.deliveries
+    assert received.rcpt_tos == ["ana@client.example"]
+    assert received.message["Subject"] == f"Invoice {invoice.number} from Acme Ltd"
+    [pdf] = [p for p in received.message.iter_attachments() if p.get_filename().endswith(".pdf")]
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.get_content())).pages)
+    assert invoice.number in text and "1,231.56" in text
