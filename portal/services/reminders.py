@@ -130,7 +130,7 @@ def _remind(business: Business, doc: Document, rule: ReminderRule) -> int | None
         log.info("no reminder for %s: the client has no billing email", doc.public_id)
         return None
     try:
-        _, message = queue_email(
+        delivery, message = queue_email(
             business,
             doc,
             kind="reminder",
@@ -138,6 +138,11 @@ def _remind(business: Business, doc: Document, rule: ReminderRule) -> int | None
             recipients=recipients,
             template=rule.template,
         )
+        if message.payload.get("delivery_id") != delivery.id:
+            # Another scheduler committed the same reminder since the check above: it is
+            # theirs to dispatch (two runners of one message could send it twice).
+            db.session.rollback()
+            return None
         db.session.commit()
     except IntegrityError:
         # Another scheduler queued the same reminder a moment ago.
