@@ -91,6 +91,9 @@ def from_environment(
         "SMTP_USERNAME": _env("SMTP_USERNAME"),
         "SMTP_PASSWORD": _env("SMTP_PASSWORD"),
         "SMTP_SECURITY": _env("SMTP_SECURITY", "starttls"),
+        # A Maildir the mail server delivers bounces to (the Return-Path's mailbox); the
+        # scheduler reads what is new there every few minutes.
+        "BOUNCE_MAILDIR": _env("BOUNCE_MAILDIR"),
         "PAGE_SIZE": int(_env("PAGE_SIZE", "50") or 50),
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -153,12 +153,32 @@ def purge_tracking_data() -> dict[str, Any]:
     return _run("tracking-purge", lambda: purge_tracking().as_dict())
 
 
+@with_app
+def read_bounces() -> dict[str, Any]:
+    """Delivery status notifications that came back to the bounce mailbox, if one is set."""
+    from pathlib import Path
+
+    from flask import current_app
+
+    from portal.services.delivery import read_bounce_mailbox
+
+    def work() -> dict[str, Any]:
+        folder = current_app.config.get("BOUNCE_MAILDIR")
+        if not folder:
+            return {"skipped": "no bounce mailbox is configured (INVOICE_LITE_BOUNCE_MAILDIR)"}
+        found = read_bounce_mailbox(Path(folder))
+        return {"messages": found.messages, "reports": found.reports, "bounced": found.bounced}
+
+    return _run("bounces", work)
+
+
 # name -> (function, queue). The intervals come from ``operations.TASK_PERIODS``, which the
 # status page uses to tell a late task.
 TASKS: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
     "outbox-sweep": (sweep_outbox, "default"),
     "recurring-invoices": (make_recurring_invoices, "default"),
     "reminders": (send_reminders, "email"),
+    "bounces": (read_bounces, "email"),
     "late-fees": (apply_late_fees, "default"),
     "quote-expiry": (expire_quotes, "default"),
     "overdue-invoices": (notify_overdue_invoices, "default"),

@@ -359,6 +359,29 @@ def import_bounces(path: Path) -> BounceImport:
     return BounceImport(messages, reports, bounced)
 
 
+def read_bounce_mailbox(path: Path) -> BounceImport:
+    """Read the messages not seen yet in the bounce Maildir, mark the bounced deliveries, and
+    file each message as seen (``cur``, flag S) so the next run skips it.
+
+    A message is marked seen only after its bounces are recorded: a run that fails half way
+    reads the rest again next time, and recording a bounce twice changes nothing.
+    """
+    box = mailbox.Maildir(str(path), factory=None, create=False)
+    messages = reports = bounced = 0
+    for key in list(box.iterkeys()):
+        message = box.get_message(key)
+        if "S" in message.get_flags():
+            continue
+        messages += 1
+        found = parse_dsn(message.as_bytes())
+        reports += bool(found)
+        bounced += record_bounces(found)
+        message.set_subdir("cur")
+        message.add_flag("S")
+        box[key] = message
+    return BounceImport(messages, reports, bounced)
+
+
 # --- the due-date calendar ------------------------------------------------------------
 
 

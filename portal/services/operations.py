@@ -42,6 +42,7 @@ TASK_PERIODS: dict[str, int] = {
     "outbox-sweep": MINUTE,
     "recurring-invoices": HOUR,
     "reminders": HOUR,
+    "bounces": 5 * MINUTE,
     "late-fees": DAY,
     "quote-expiry": DAY,
     "overdue-invoices": DAY,

@@ -93,3 +93,25 @@ def test_bounces_import_reads_a_maildir_and_marks_the_delivery(app, team, invoic
     single.write_bytes(dsn(delivery.message_id))
     again = app.test_cli_runner().invoke(args=["bounces", "import", str(single)])
     assert "0 delivery(ies) marked bounced" in again.output
+
+
+def test_the_scheduler_reads_the_bounce_mailbox_once(
+    app, team, invoice, inbox, tmp_path, monkeypatch
+):
+    from portal.jobs.schedule import read_bounces
+
+    delivery = service.send_invoice(team.actor(Role.STAFF), invoice.public_id)
+    assert read_bounces()["skipped"].startswith("no bounce mailbox")
+    folder = tmp_path / "bounces"
+    box = mailbox.Maildir(str(folder), create=True)
+    box.add(b"From: a@b.example\r\nSubject: not a report\r\n\r\nhello\r\n")
+    monkeypatch.setitem(app.config, "BOUNCE_MAILDIR", str(folder))
+
+    assert read_bounces() == {"messages": 1, "reports": 0, "bounced": 0}
+    box.add(dsn(delivery.message_id))
+    # Only what is new is read; every message read is filed as seen.
+    assert read_bounces() == {"messages": 1, "reports": 1, "bounced": 1}
+    assert read_bounces() == {"messages": 0, "reports": 0, "bounced": 0}
+    assert all("S" in box.get_message(key).get_flags() for key in box.iterkeys())
+    _db.session.expire_all()
+    assert _db.session.get(Delivery, delivery.id).status == "bounced"

@@ -23,6 +23,7 @@ EXPECTED = {
     "outbox-sweep": (60, "default", "portal.jobs.schedule.sweep_outbox"),
     "recurring-invoices": (3600, "default", "portal.jobs.schedule.make_recurring_invoices"),
     "reminders": (3600, "email", "portal.jobs.schedule.send_reminders"),
+    "bounces": (300, "email", "portal.jobs.schedule.read_bounces"),
     "late-fees": (86400, "default", "portal.jobs.schedule.apply_late_fees"),
     "quote-expiry": (86400, "default", "portal.jobs.schedule.expire_quotes"),
     "overdue-invoices": (86400, "default", "portal.jobs.schedule.notify_overdue_invoices"),
