@@ -14,7 +14,17 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Checkout, Dispute, Document, Payment, ProviderEvent, Refund, Role
+from portal.models import (
+    Checkout,
+    Dispute,
+    Document,
+    NotificationChannel,
+    OutboxMessage,
+    Payment,
+    ProviderEvent,
+    Refund,
+    Role,
+)
 from portal.services import balances
 from portal.services import payments as payment_service
 from tests.fakes.stripe_api import FakeStripe, stripe_fee
@@ -133,8 +143,20 @@ def test_stripe_down_gives_a_clear_message_and_nothing_paid(
 
 
 def test_a_declined_card_shows_on_the_receipt_and_tells_the_team(
-    client: FlaskClient, stripe_shop: PayShop, fake_stripe: FakeStripe
+    app: Any, client: FlaskClient, stripe_shop: PayShop, fake_stripe: FakeStripe, monkeypatch: Any
 ):
+    monkeypatch.setitem(app.config, "NOTIFY_ANY_HOST", True)
+    db.session.add(
+        NotificationChannel(
+            business_id=stripe_shop.invoice.business_id,
+            provider="discord",
+            name="Team",
+            # Nothing listens here: the message is kept, pending, as when a provider is down.
+            target="http://127.0.0.1:9/api/webhooks/1/token",
+            events=["payment.failed"],
+        )
+    )
+    db.session.commit()
     started = _start(client, stripe_shop)
     # The decline button answers 402 with the checkout page again; the failure comes by webhook.
     with pytest.raises(urllib.error.HTTPError) as declined:
@@ -151,6 +173,8 @@ def test_a_declined_card_shows_on_the_receipt_and_tells_the_team(
     receipt = client.get(f"/pay/{stripe_shop.token}/checkouts/{cid}/return").get_data(as_text=True)
     assert "did not go through" in receipt
     assert _payments() == []
+    [told] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "notify.channel"))
+    assert told.payload["title"] == f"Payment for invoice {stripe_shop.invoice.number} failed"
 
 
 def test_cancel_returns_to_the_invoice(client: FlaskClient, stripe_shop: PayShop):
