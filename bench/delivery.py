@@ -26,7 +26,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from flask_migrate import upgrade
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 
 # The benches import one another (``pages``), but a bench's file name must never hide a package
 # of the project (bench/analytics.py would hide ``analytics``): the project comes first.
@@ -38,6 +38,7 @@ from integrations.notify.email import build_message
 from portal.documents.cache import document_pdf
 from portal.extensions import db
 from portal.jobs.delivery import compose
+from portal.jobs.worker import PortalSimpleWorker
 from portal.models import Business, Delivery, Document, DocumentKind, Role
 from portal.services import clients, delivery, documents
 from portal.services.actors import Actor
@@ -49,13 +50,15 @@ TARGET = 0.5
 
 
 class Counter:
-    """An SMTP handler that only counts what arrives."""
+    """An SMTP handler that counts what arrives and notes when the last message did."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.last_at = 0.0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.count += 1
+        self.last_at = time.perf_counter()
         return "250 OK"
 
 
@@ -95,8 +98,10 @@ def through_the_worker(actor: Actor, ids: list[str], inbox: Counter) -> float:
         sys.exit(f"expected {len(ids)} queued emails, found {queue.count}")
     start_count = inbox.count
     started = time.perf_counter()
-    SimpleWorker([queue], connection=connection).work(burst=True)
-    elapsed = time.perf_counter() - started
+    # What ``invoice-lite worker --no-fork`` runs. The clock stops when the last email has
+    # arrived: a running worker never shuts down, so a burst worker's shutdown is not counted.
+    PortalSimpleWorker([queue], connection=connection).work(burst=True)
+    elapsed = inbox.last_at - started
     if inbox.count - start_count != len(ids):
         sys.exit(f"the worker delivered {inbox.count - start_count} of {len(ids)} emails")
     connection.flushdb()

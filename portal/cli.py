@@ -111,11 +111,17 @@ def audit_verify() -> None:
 @click.command("worker")
 @click.option("--queue", "queues", multiple=True, help="Queues to serve (default: all).")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option(
+    "--no-fork",
+    is_flag=True,
+    help="Run jobs in the worker's own process instead of a fork per job (faster for the "
+    "many short jobs of the email queue; a job that leaks memory then leaks it in the worker).",
+)
 @with_appcontext
-def worker_command(queues: tuple[str, ...], burst: bool) -> None:
+def worker_command(queues: tuple[str, ...], burst: bool, no_fork: bool) -> None:
     """Run an RQ worker on the Redis at REDIS_URL."""
     from portal.jobs import QUEUES, redis_connection
-    from portal.jobs.worker import PortalWorker
+    from portal.jobs.worker import PortalSimpleWorker, PortalWorker
 
     connection = redis_connection()
     if connection is None:
@@ -124,7 +130,8 @@ def worker_command(queues: tuple[str, ...], burst: bool) -> None:
     if unknown:
         raise click.UsageError(f"unknown queue(s): {', '.join(sorted(unknown))}")
     # The portal's worker beats its heart and runs RQ's scheduler, which re-queues retries.
-    PortalWorker(list(queues or QUEUES), connection=connection).work(burst=burst)
+    worker_class = PortalSimpleWorker if no_fork else PortalWorker
+    worker_class(list(queues or QUEUES), connection=connection).work(burst=burst)
 
 
 @click.group("rates")

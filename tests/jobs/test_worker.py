@@ -31,7 +31,8 @@ def test_without_redis_the_job_runs_inline(team, db):
     assert done.inline_result == {"chains": 1, "events": 1, "ok": True}
 
 
-def test_a_worker_process_runs_the_queued_job(team, db, redis_url, database_url, app):
+@pytest.mark.parametrize("fork", [[], ["--no-fork"]], ids=["forking", "no-fork"])
+def test_a_worker_process_runs_the_queued_job(team, db, redis_url, database_url, app, fork):
     queued = enqueue(verify_audit_chains, job_id="verify-audit-test")
     assert queued.inline_result is None
     assert Queue("default", connection=Redis.from_url(redis_url)).count == 1
@@ -44,7 +45,7 @@ def test_a_worker_process_runs_the_queued_job(team, db, redis_url, database_url,
         "INVOICE_LITE_ARGON2_PROFILE": "CHEAPEST",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "portal.cli", "worker", "--burst", "--queue", "default"],
+        [sys.executable, "-m", "portal.cli", "worker", "--burst", "--queue", "default", *fork],
         env=env,
         capture_output=True,
         text=True,
