@@ -1,10 +1,11 @@
 """Rate limits on API calls, counted in the app's limiter storage (Redis when there is one).
 
-Each call counts against the caller's credential (API key or OAuth app: a short burst and a
-sustained limit) and against the client address. Every answer carries the IETF draft's
-``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` (seconds until the window
-resets) for whichever limit is nearest to running out; a refused call is a 429 problem with
-``Retry-After``.
+Each call counts against the caller's credential (a short burst and a sustained limit) and
+against the client address. An API key counts alone; an OAuth access token counts with the
+other tokens of its grant (the app acting for one member of one business): see ``counted_as``.
+Every answer carries the IETF draft's ``RateLimit-Limit``, ``RateLimit-Remaining`` and
+``RateLimit-Reset`` (seconds until the window resets) for whichever limit is nearest to running
+out; a refused call is a 429 problem with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -39,12 +40,31 @@ class Standing:
         }
 
 
+def counted_as(principal: ApiPrincipal) -> tuple[str, ...]:
+    """Whose calls count together.
+
+    Not each OAuth token alone: tokens are short-lived, a refresh replaces them and the client
+    credentials grant hands out a new one on request, so an app could buy calls by asking for
+    tokens. Not the app as a whole either: members of other businesses may approve it, and one
+    business's calls would use up another's. A token counts for its grant, as a key counts for
+    itself.
+    """
+    if principal.oauth_client_id is None:
+        return ("api", principal.credential)
+    return (
+        "api",
+        principal.credential,
+        f"business:{principal.business.id}",
+        f"user:{principal.user.id}",
+    )
+
+
 def checks(principal: ApiPrincipal | None, ip: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
     config = current_app.config
     found: list[tuple[RateLimitItem, tuple[str, ...]]] = []
     if principal is not None:
         for name in ("API_RATE_LIMIT_BURST", "API_RATE_LIMIT_SUSTAINED"):
-            found.append((parse(config[name]), ("api", principal.credential)))
+            found.append((parse(config[name]), counted_as(principal)))
     found.append((parse(config["API_RATE_LIMIT_PER_IP"]), ("api-ip", ip)))
     return found
 

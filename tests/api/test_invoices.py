@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.api.conftest import Api, assert_problem
-from tests.conftest import Team, make_team
+from tests.conftest import Inbox, Team, make_team
+from tests.documents.conftest import pdf_text
 from tests.services import factories
 
 
@@ -22,15 +23,25 @@ def _draft(api: Api, team: Team) -> dict[str, Any]:
     return dict(response.get_json())
 
 
-def test_a_draft_is_issued_sent_and_voided(api: Api, team: Team) -> None:
+def test_a_draft_is_issued_sent_and_voided(api: Api, team: Team, inbox: Inbox) -> None:
     draft = _draft(api, team)
     assert draft["status"] == "draft"
     assert draft["total"] == {"minor": 2500, "currency": "EUR", "display": "€25.00"}
     assert draft["lines"][0]["unit_price"] == "12.500000"
     issued = api.post(f"/invoices/{draft['id']}/issue").get_json()
     assert issued["status"] == "issued" and issued["number"]
-    sent = api.post(f"/invoices/{draft['id']}/send", {})
+    sent = api.post(f"/invoices/{draft['id']}/send", {"message": "Thanks for the work."})
     assert sent.status_code == 202, sent.get_data(as_text=True)
+    assert sent.get_json()["status"] == "sent"
+    [received] = inbox.deliveries
+    assert received.rcpt_tos == ["billing@blue.example"]
+    mail = received.message
+    assert mail["Subject"] == f"Invoice {issued['number']} from Acme Ltd"
+    text = mail.get_body(("plain",))
+    assert text is not None and "Thanks for the work." in text.get_content()
+    [pdf] = [p for p in mail.iter_attachments() if p.get_content_type() == "application/pdf"]
+    shown = pdf_text(pdf.get_content())
+    assert issued["number"] in shown and "€25.00" in shown
     # The e-invoice rules need the seller's country, which this business has not given.
     refused = assert_problem(api.get(f"/invoices/{draft['id']}/einvoice/ubl"), 422)
     assert "BR-09" in refused["detail"]

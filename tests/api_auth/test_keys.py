@@ -1,13 +1,16 @@
-"""API keys at the door: rotation with an overlap, last-used time, keys that must sign."""
+"""API keys at the door: rotation with an overlap, expiry, last-used time, keys that must sign,
+and what is kept of a key (its prefix and a hash)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import ApiKey, Membership, Role
@@ -17,6 +20,7 @@ from portal.services.errors import InvalidInput
 from tests.conftest import Team
 
 WHOAMI = "/api/v1/probe/whoami"
+CLIENTS = "/api/v1/clients"
 
 
 def _key(team: Team, role: Role = Role.ADMIN, **overrides: Any) -> tuple[ApiKey, str]:
@@ -112,3 +116,33 @@ def test_a_key_loses_scopes_its_members_role_no_longer_grants(
     membership.role = Role.VIEWER
     db.session.commit()
     assert _call(client, text).json["scopes"] == ["clients:read"]
+
+
+def test_an_expired_key_is_refused_with_a_401_problem(client: FlaskClient, team: Team) -> None:
+    key, text = _key(team, expires_at=utcnow() + timedelta(hours=1))
+    assert client.get(CLIENTS, headers={"X-Api-Key": text}).status_code == 200
+    key.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    refused = client.get(CLIENTS, headers={"X-Api-Key": text})
+    assert refused.status_code == 401
+    assert refused.mimetype == "application/problem+json"
+    assert refused.json["status"] == 401
+    assert refused.json["detail"] == "This API key has expired."
+    assert refused.headers["WWW-Authenticate"] == (
+        'Bearer realm="invoice-lite", error="invalid_credentials"'
+    )
+    # As a bearer token, and on the probe, the same.
+    assert _call(client, text).status_code == 401
+
+
+def test_only_the_prefix_and_a_hash_of_the_secret_are_kept(client: FlaskClient, team: Team) -> None:
+    key, text = _key(team)
+    prefix, secret = text.removeprefix("il_").split("_", 1)
+    assert _call(client, text).status_code == 200  # used: the access log has its row too
+    row = db.session.execute(select(ApiKey.__table__).where(ApiKey.id == key.id)).one()
+    assert row.prefix == prefix
+    assert row.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
+    # Neither the key nor its secret is anywhere in the database: every row of every table.
+    for table in db.metadata.sorted_tables:
+        for stored in db.session.execute(select(table)):
+            assert secret not in repr(tuple(stored)), table.name

@@ -11,6 +11,7 @@ from portal.api.pagination import SortKey
 from portal.api.principal import require_scope
 from portal.api.resources.common import actor, page, timestamps
 from portal.api.schemas.clients import (
+    ClientGetQuery,
     ClientQuery,
     ClientSchema,
     ClientUpdateSchema,
@@ -18,7 +19,7 @@ from portal.api.schemas.clients import (
     dump_client,
     dump_contact,
 )
-from portal.api.schemas.common import page_schema
+from portal.api.schemas.common import csv_list, page_schema
 from portal.models import Client
 from portal.services import clients
 from portal.services.clients import ClientData, ClientFilter, ContactData
@@ -26,6 +27,7 @@ from portal.services.clients import ClientData, ClientFilter, ContactData
 bp = Blueprint("api_clients", __name__, url_prefix="/api/v1/clients", description="Clients")
 SORT_KEYS = {"name": SortKey(Client.sort_name, "sort_name", "str"), **timestamps(Client)}
 ClientPage = page_schema(ClientSchema, "ClientPage")
+EXPANDABLE = {"contacts"}
 
 
 def _data(body: dict[str, Any]) -> ClientData:
@@ -60,12 +62,16 @@ def _data(body: dict[str, Any]) -> ClientData:
 @bp.arguments(ClientQuery, location="query")
 @bp.response(200, ClientPage)
 def list_clients(args: dict[str, Any]) -> dict[str, Any]:
-    """List clients (active by default), by name or time, a page at a time."""
+    """List clients (active by default), by name or time, a page at a time; ``expand=contacts``
+    embeds each client's contacts."""
+    contacts = "contacts" in csv_list(args.get("expand"), EXPANDABLE, "expand")
     flt = ClientFilter(q=args["q"], tag=args["tag"], archived=args["archived"])
-    stmt = clients.search_statement(actor().business.id, flt).options(
-        selectinload(Client.tags), selectinload(Client.contacts)
+    stmt = clients.search_statement(actor().business.id, flt).options(selectinload(Client.tags))
+    if contacts:
+        stmt = stmt.options(selectinload(Client.contacts))
+    return page(
+        stmt, Client.id, SORT_KEYS, args, lambda c: dump_client(c, contacts), Client.updated_at
     )
-    return page(stmt, Client.id, SORT_KEYS, args, dump_client, Client.updated_at)
 
 
 @bp.post("")
@@ -79,9 +85,11 @@ def create_client(body: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/<pid:public_id>")
 @require_scope("clients:read")
+@bp.arguments(ClientGetQuery, location="query")
 @bp.response(200, ClientSchema)
-def get_client(public_id: str) -> dict[str, Any]:
-    """One client with its contacts."""
+def get_client(args: dict[str, Any], public_id: str) -> dict[str, Any]:
+    """One client with its contacts (always: ``expand=contacts`` is taken but not needed)."""
+    csv_list(args.get("expand"), EXPANDABLE, "expand")
     return dump_client(clients.get_client(actor(), public_id))
 
 

@@ -52,7 +52,10 @@ class ClientSchema(ma.Schema):
     shipping_address = fields.Nested(AddressSchema, load_default=dict)
     tags = fields.List(Text(max_length=40), load_default=list, validate=validate.Length(max=50))
     contacts = fields.List(
-        fields.Nested(ContactSchema), load_default=list, validate=validate.Length(max=50)
+        fields.Nested(ContactSchema),
+        load_default=list,
+        validate=validate.Length(max=50),
+        metadata={"description": "On one client, or in a list with expand=contacts."},
     )
     archived = fields.Boolean(dump_only=True)
     created_at = fields.AwareDateTime(dump_only=True)
@@ -71,6 +74,7 @@ class ClientQuery(ListQuery):
     tag = Text(max_length=40, load_default="")
     archived = fields.Boolean(load_default=False)
     sort = fields.String(load_default="name", validate=validate.OneOf(SORTS))
+    expand = EXPAND
 
 
 class ClientSummarySchema(ma.Schema):
@@ -101,8 +105,9 @@ def _address(client: Client, prefix: str) -> dict[str, str]:
     }
 
 
-def dump_client(client: Client) -> dict[str, Any]:
-    return {
+def dump_client(client: Client, contacts: bool = True) -> dict[str, Any]:
+    """The client; a list leaves out the contacts unless asked (``expand=contacts``)."""
+    found: dict[str, Any] = {
         "id": client.public_id,
         "name": client.name,
         "email": client.email,
@@ -115,11 +120,13 @@ def dump_client(client: Client) -> dict[str, Any]:
         "billing_address": _address(client, "billing"),
         "shipping_address": _address(client, "shipping"),
         "tags": [t.name for t in client.tags],
-        "contacts": [dump_contact(c) for c in client.contacts],
         "archived": client.archived_at is not None,
         "created_at": client.created_at,
         "updated_at": client.updated_at,
     }
+    if contacts:
+        found["contacts"] = [dump_contact(c) for c in client.contacts]
+    return found
 
 
 def summary(client: Client) -> dict[str, Any]:
