@@ -29,7 +29,7 @@ bench: dev-install services
 	DATABASE_URL=$(PG_TEST_URL)_bench $(PY) bench/invoices.py
 	$(PY) bench/documents.py
 	$(PY) bench/delivery.py
-	$(PY) bench/portal_page.py
+	$(PY) bench/portal.py
 	$(PY) bench/analytics.py
 	DATABASE_URL=$(PG_TEST_URL)_bench_dashboard $(PY) bench/dashboard.py
 	$(PY) bench/api.py

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 
+from portal.billing.money import Money
 from portal.extensions import db
 from portal.models import (
     Business,
@@ -167,12 +170,15 @@ TRANSITIONS = {
 
 
 def change_status(actor: Actor, public_id: str, action: str) -> Experiment:
-    """Start, pause or end; one experiment runs per business at a time."""
+    """Start, pause or end; one experiment runs per business at a time. Ending is final: the
+    results keep what was counted until then."""
     actor.require(Role.ADMIN)
     experiment = get_experiment(actor, public_id)
     if action not in TRANSITIONS:
         raise InvalidInput({"action": "Start, pause or end."})
     allowed, to = TRANSITIONS[action]
+    if experiment.status == "ended":
+        raise InvalidInput({"action": "This experiment has ended; its results are final."})
     if experiment.status not in allowed:
         raise InvalidInput({"action": f"A {experiment.status} experiment cannot {action}."})
     if to == "running":
@@ -214,25 +220,42 @@ def bucket(experiment_id: str, subject: str) -> int:
     return int.from_bytes(digest[:8], "big") % 100
 
 
-def assign(business: Business, link: PortalLink) -> Assignment | None:
-    experiment = running(business)
-    if experiment is None or not experiment.variants:
-        return None
-    point = bucket(experiment.public_id, link.public_id)
+def pick(variants: list[ExperimentVariant], point: int) -> ExperimentVariant:
+    """The variant whose share covers ``point`` (0..99), the shares laid end to end in order."""
     edge = 0
-    chosen = experiment.variants[-1]
-    for variant in experiment.variants:
+    for variant in variants:
         edge += variant.weight
         if point < edge:
-            chosen = variant
-            break
+            return variant
+    return variants[-1]
+
+
+def assign(business: Business, link: PortalLink) -> Assignment | None:
+    """The link's variant of the running experiment; None when none runs (draft, paused and
+    ended experiments show every client the standard page)."""
+    # One query for the experiment and its variants: this runs on every portal page view.
+    variants = list(
+        db.session.scalars(
+            select(ExperimentVariant)
+            .join(ExperimentVariant.experiment)
+            .where(Experiment.business_id == business.id, Experiment.status == "running")
+            .options(contains_eager(ExperimentVariant.experiment))
+            .order_by(ExperimentVariant.position)
+        )
+    )
+    if not variants:
+        return None
+    experiment = variants[0].experiment
+    chosen = pick(variants, bucket(experiment.public_id, link.public_id))
     return Assignment(experiment, chosen, VariantSettings.from_json(chosen.settings))
 
 
 def record(
     assignment: Assignment, link: PortalLink, kind: str, amount_minor: int = 0, currency: str = ""
 ) -> None:
-    """Count an event once per visitor; commits."""
+    """Count an event once per visitor while the experiment runs; commits."""
+    if assignment.experiment.status != "running":
+        return
     _add(
         assignment.experiment.id,
         assignment.variant.id,
@@ -243,9 +266,25 @@ def record(
     )
 
 
+# Events already in the database, so a returning visitor's page view costs no query: an event
+# is never changed or removed while its variant exists, and the subject (a link's random public
+# id) is never reused. Bounded; each process keeps its own.
+COUNTED_MEMO = 10_000
+_counted: OrderedDict[tuple[int, str, str], None] = OrderedDict()
+
+
+def _remember(key: tuple[int, str, str]) -> None:
+    _counted[key] = None
+    if len(_counted) > COUNTED_MEMO:
+        _counted.popitem(last=False)
+
+
 def _add(
     experiment_id: int, variant_id: int, subject: str, kind: str, amount: int, currency: str
 ) -> None:
+    key = (variant_id, subject, kind)
+    if key in _counted:
+        return
     exists = db.session.scalar(
         select(ExperimentEvent.id).where(
             ExperimentEvent.variant_id == variant_id,
@@ -254,6 +293,7 @@ def _add(
         )
     )
     if exists is not None:
+        _remember(key)
         return
     db.session.add(
         ExperimentEvent(
@@ -270,15 +310,19 @@ def _add(
         db.session.commit()
     except IntegrityError:  # counted by a parallel request
         db.session.rollback()
+    _remember(key)
 
 
 def record_paid(checkout: Checkout, amount_minor: int, currency: str) -> None:
-    """A checkout started in a variant was paid (called from the payment's transaction)."""
+    """A checkout started in a variant was paid (called from the payment's transaction).
+
+    Counted only while the experiment runs: a paused experiment records nothing, and an ended
+    one keeps the results it ended with."""
     if checkout.variant_id is None or checkout.link_id is None:
         return
     variant = db.session.get(ExperimentVariant, checkout.variant_id)
     link = db.session.get(PortalLink, checkout.link_id)
-    if variant is None or link is None:
+    if variant is None or link is None or variant.experiment.status != "running":
         return
     _add(variant.experiment_id, variant.id, link.public_id, "paid", amount_minor, currency)
 
@@ -289,7 +333,7 @@ class VariantCounts:
     viewed: int
     started: int
     paid: int
-    amount_minor: int
+    paid_amounts: tuple[Money, ...]  # what the paying visitors paid, one sum per currency
 
 
 def counts(experiment: Experiment) -> list[VariantCounts]:
@@ -297,22 +341,26 @@ def counts(experiment: Experiment) -> list[VariantCounts]:
         select(
             ExperimentEvent.variant_id,
             ExperimentEvent.kind,
+            ExperimentEvent.currency,
             func.count(),
             func.coalesce(func.sum(ExperimentEvent.amount_minor), 0),
         )
         .where(ExperimentEvent.experiment_id == experiment.id)
-        .group_by(ExperimentEvent.variant_id, ExperimentEvent.kind)
+        .group_by(ExperimentEvent.variant_id, ExperimentEvent.kind, ExperimentEvent.currency)
     ).all()
-    table: dict[tuple[int, str], tuple[int, int]] = {
-        (v, k): (int(n), int(s)) for v, k, n, s in rows
-    }
+    visitors: dict[tuple[int, str], int] = defaultdict(int)
+    paid: dict[int, list[Money]] = defaultdict(list)
+    for variant_id, kind, currency, n, total in rows:
+        visitors[variant_id, kind] += int(n)
+        if kind == "paid" and currency:
+            paid[variant_id].append(Money(int(total), currency))
     return [
         VariantCounts(
             variant=v,
-            viewed=table.get((v.id, "viewed"), (0, 0))[0],
-            started=table.get((v.id, "checkout_started"), (0, 0))[0],
-            paid=table.get((v.id, "paid"), (0, 0))[0],
-            amount_minor=table.get((v.id, "paid"), (0, 0))[1],
+            viewed=visitors[v.id, "viewed"],
+            started=visitors[v.id, "checkout_started"],
+            paid=visitors[v.id, "paid"],
+            paid_amounts=tuple(sorted(paid[v.id], key=lambda m: m.currency)),
         )
         for v in experiment.variants
     ]

@@ -1,5 +1,6 @@
 """A business runs a payment page experiment; clients in each variant see their version, and the
-results page counts their visits and payments."""
+results page counts their visits and payments. Paused, clients see the standard page and nothing
+is counted; ended, the results stay as they were."""
 
 from __future__ import annotations
 
@@ -94,7 +95,42 @@ def test_clients_in_each_variant_move_the_counts(
         expect(page.locator("#variant-b [data-count=paid]")).to_have_text("1")
         expect(page.locator("#decision")).to_contain_text("Keep running")
         expect(page.locator("#experiment-chart .main-svg").first).to_be_visible()
+        expect(page.locator("#variant-b [data-count=amount]")).to_have_text("€120.00")
+        expect(page.locator("#variant-a [data-count=amount]")).to_have_text("—")
         if os.environ.get("INVOICE_LITE_SCREENSHOTS"):
             docs = Path(__file__).resolve().parents[2] / "docs" / "img"
             page.screenshot(path=docs / "experiment-results.png", full_page=True)
+
+        # Paused: the challenger's client gets the standard page, and no visit is counted.
+        page.get_by_role("button", name="Pause").click()
+        expect(page.locator("#experiment-status")).to_have_text("Paused")
+        expect(page.locator("#experiment-note")).to_contain_text("nothing is counted")
+        expect(page.get_by_role("button", name="Resume")).to_be_visible()
+        expect(page.get_by_role("button", name="Pause")).to_have_count(0)
+        db.session.rollback()  # the test's read snapshot predates the pause: let it go
+        while True:  # a new client whom the running experiment would show the challenger
+            n += 1
+            client = f.client(owner, name=f"Client {n}", email=f"ap{n}@client.example")
+            invoice = f.issued_invoice(owner, client, f.line("Design hours", "1", "120"))
+            link, token = client_portal.create_link(owner, client.public_id, invoice.public_id)
+            point = experiments.bucket(experiment.public_id, link.public_id)
+            if experiments.pick(experiment.variants, point).key == "b":
+                break
+        visitor = browser.new_context(base_url=live_server).new_page()
+        visitor.goto(f"/pay/{token}")
+        expect(visitor.get_by_role("heading", name="Pay this invoice")).to_be_visible()
+        expect(visitor.get_by_role("button", name="Pay with Stripe")).to_be_visible()
+        visitor.context.close()
+        page.reload()
+        expect(page.locator("#variant-a [data-count=viewed]")).to_have_text("1")
+        expect(page.locator("#variant-b [data-count=viewed]")).to_have_text("1")
+
+        # Ended: no buttons left, and the results stay as they were.
+        page.get_by_role("button", name="End").click()
+        expect(page.locator("#experiment-status")).to_have_text("Ended")
+        expect(page.locator("#experiment-note")).to_contain_text("final")
+        expect(page.locator(".actions button")).to_have_count(0)
+        expect(page.locator("#variant-b [data-count=paid]")).to_have_text("1")
+        page.goto("/app/experiments")
+        expect(page.get_by_role("row", name="Shorter payment page")).to_contain_text("Ended")
         assert fake.problems == []
