@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -28,6 +29,9 @@ from portal.models import (
 from portal.services import audit, balances, documents, notifications
 from portal.services.actors import Actor
 from portal.services.errors import InvalidInput, NotFound
+
+# A refund form's own key (``secrets.token_urlsafe``), as it comes back from the browser.
+_REQUEST_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 METHODS = {
     "bank_transfer": "Bank transfer",
@@ -215,13 +219,23 @@ def get_payment(actor: Actor, public_id: str) -> Payment:
 
 
 def refund_payment(
-    actor: Actor, public_id: str, amount: Decimal, refunded_on: date, reference: str = ""
+    actor: Actor,
+    public_id: str,
+    amount: Decimal,
+    refunded_on: date,
+    reference: str = "",
+    *,
+    request_key: str | None = None,
 ) -> Refund:
     """Pay money back: first from the unallocated part, then undoing the latest allocations.
 
     A payment taken through a provider is refunded there first (idempotently); the refund is
-    recorded here with the provider's id, so its webhook later changes nothing."""
+    recorded here with the provider's id, so its webhook later changes nothing. ``request_key``
+    (the refund form's own key) makes the same request sent twice one refund: the provider
+    answers the second with the refund it already made, and that refund is returned."""
     actor.require(Role.ACCOUNTANT)
+    if request_key is not None and not _REQUEST_KEY.fullmatch(request_key):
+        raise InvalidInput({"request_key": "This form is damaged: reload the page."})
     payment = get_payment(actor, public_id)
     minor = _minor(amount, payment.currency, "amount")
     refunded = sum(r.amount_minor for r in payment.refunds)
@@ -232,8 +246,13 @@ def refund_payment(
         from portal.services import provider_payments  # a cycle: it records through here
 
         provider_refund_id = provider_payments.refund_at_provider(
-            payment, minor, len(payment.refunds)
+            payment, minor, len(payment.refunds), request_key
         )
+        made = next(
+            (r for r in payment.refunds if r.provider_refund_id == provider_refund_id), None
+        )
+        if made is not None:
+            return made
         reference = reference or f"{payment.provider} refund {provider_refund_id}"
     refund = apply_refund(
         actor.business,

@@ -401,10 +401,13 @@ def _paid_document(payment: Payment) -> Document | None:
 # --------------------------------------------------------------------------- refunds
 
 
-def refund_at_provider(payment: Payment, minor: int, sequence: int) -> str:
+def refund_at_provider(
+    payment: Payment, minor: int, sequence: int, request_key: str | None = None
+) -> str:
     """Ask the payment's provider to pay ``minor`` back; returns the provider's refund id.
 
-    The idempotency key names the payment, the refund's place and its amount: a retry after a
+    The idempotency key is the request's own key when the caller has one (a form sent twice is
+    one refund), else it names the payment, the refund's place and its amount: a retry after a
     lost answer gets the same refund, never a second one."""
     account = db.session.scalar(
         select(PaymentAccount).where(
@@ -419,7 +422,9 @@ def refund_at_provider(payment: Payment, minor: int, sequence: int) -> str:
         provider_payment_id=payment.provider_payment_id,
         amount_minor=minor,
         currency=payment.currency,
-        idempotency_key=f"refund-{payment.public_id}-{sequence + 1}-{minor}",
+        idempotency_key=f"refund-{payment.public_id}-{request_key}"
+        if request_key
+        else f"refund-{payment.public_id}-{sequence + 1}-{minor}",
     )
     try:
         result = payment_accounts.gateway_for(account).refund(request)

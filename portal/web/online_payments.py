@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -17,6 +18,13 @@ from portal.web.access import current_actor, require_role
 from portal.web.filters import money
 
 bp = Blueprint("online_payments", __name__)
+
+
+@bp.app_context_processor
+def request_keys() -> dict[str, object]:
+    # A refund form carries a key of its own: the same form sent twice (a double click, a
+    # resubmitted page) is one refund at the provider, not two.
+    return {"new_request_key": lambda: secrets.token_urlsafe(18)}
 
 
 def _back_to(payment_id: int) -> str:
@@ -44,7 +52,12 @@ def refund(public_id: str) -> ResponseReturnValue:
         return redirect(back, 303)
     try:
         made = payments.refund_payment(
-            actor, public_id, amount, date.today(), request.form.get("reason", "")
+            actor,
+            public_id,
+            amount,
+            date.today(),
+            request.form.get("reason", ""),
+            request_key=request.form.get("request_key") or None,
         )
     except InvalidInput as error:
         flash(next(iter(error.errors.values())), "error")

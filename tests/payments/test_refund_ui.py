@@ -136,15 +136,6 @@ def test_a_part_refund_reaches_stripe_once_and_reopens_the_invoice(
     assert _amount_field(row) == "70.00"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The refund form carries no key of its own: the service keys the provider call by "
-    "the payment, the number of refunds so far and the amount, so the same form sent again "
-    "(a double click, a resubmission) is a new refund with a new key. Needs a one-time key "
-    "rendered in invoices/_online_payments.html, passed by online_payments.refund to "
-    "payments.refund_payment and used as Stripe's Idempotency-Key, with a replay returning "
-    "the refund already recorded.",
-)
 def test_the_refund_form_sent_twice_refunds_once(
     client: FlaskClient, stripe_shop: PayShop, fake_stripe: FakeStripe, paid: Payment
 ) -> None:
