@@ -126,6 +126,9 @@ def from_environment(
         "SLACK_API_BASE": _env("SLACK_API_BASE", "https://slack.com/api/"),
         "NOTIFY_TIMEOUT": float(_env("NOTIFY_TIMEOUT", "10") or 10),
         "NOTIFY_ANY_HOST": _flag("NOTIFY_ANY_HOST", False),
+        # A business's own SMTP server may resolve to a private or loopback address (a relay on
+        # the installation's own network); off, so a tenant cannot probe the platform's network.
+        "SMTP_ALLOW_PRIVATE_HOSTS": _flag("SMTP_ALLOW_PRIVATE_HOSTS", False),
         # Outgoing webhooks: seconds to wait for an endpoint's answer, and whether endpoints may
         # be on this machine (http://127.0.0.1, ::1). Only for tests and local development: on a
         # server it would let anyone with the admin role reach services listening on loopback.

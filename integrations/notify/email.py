@@ -226,6 +226,8 @@ class SmtpMailer:
     username: str | None = None
     password: str | None = None
     timeout: float = 30.0
+    # A PEM file of the certificates to trust instead of the system's (a private CA, a test).
+    ca_file: str | None = None
     # Where kept sessions live; None opens and closes a session per message.
     sessions: SessionPool | None = field(default=SESSIONS, compare=False, repr=False)
 
@@ -233,6 +235,9 @@ class SmtpMailer:
         mail = build_message(self.sender, message)
         try:
             refused = self._deliver(mail, message.return_path)
+        except smtplib.SMTPAuthenticationError as exc:
+            answer = _answer(exc.smtp_code, exc.smtp_error)
+            raise _classify(exc.smtp_code, f"The server refused the login: {answer}") from exc
         except smtplib.SMTPRecipientsRefused as exc:
             answers = [(code, _answer(code, text)) for code, text in exc.recipients.values()]
             # Every recipient refused: temporary only if every refusal was.
@@ -251,7 +256,9 @@ class SmtpMailer:
         return (self.host, self.port, self.security, self.username, self.password)
 
     def _connect(self) -> Session:
-        context = ssl.create_default_context() if self.security != "none" else None
+        context = None
+        if self.security != "none":
+            context = ssl.create_default_context(cafile=self.ca_file)
         smtp: Session
         if self.security == "tls":
             smtp = _TlsSession(self.host, self.port, timeout=self.timeout, context=context)

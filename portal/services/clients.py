@@ -51,6 +51,8 @@ class ClientData:
     shipping_country: str = ""
     tags: tuple[str, ...] = ()
     contacts: tuple[ContactData, ...] = field(default=())
+    # No payment reminders to this client; None leaves it as it is (callers that don't ask).
+    reminders_paused: bool | None = None
 
 
 _PLAIN_FIELDS = (
@@ -78,6 +80,7 @@ def snapshot(client: Client) -> dict[str, Any]:
     data["email"] = client.email
     data["currency"] = client.currency
     data["archived"] = client.archived_at is not None
+    data["reminders_paused"] = bool(client.reminders_paused)
     data["tags"] = [t.name for t in client.tags]
     data["contacts"] = [
         {"name": c.name, "email": c.email, "phone": c.phone, "primary": c.is_primary}
@@ -126,6 +129,8 @@ def _check(actor: Actor, data: ClientData, client: Client | None) -> dict[str, s
     contacts = [c for c in data.contacts if c.name.strip() or c.email.strip()]
     if sum(1 for c in contacts if c.is_primary) > 1:
         errors["contacts"] = "Only one contact can be the primary billing contact."
+    if data.reminders_paused is False and client is not None and client.erased_at is not None:
+        errors["reminders_paused"] = "An erased client gets no reminders."
     return errors
 
 
@@ -155,6 +160,8 @@ def _apply(actor: Actor, client: Client, data: ClientData) -> None:
     client.sort_name = client.name.lower()
     client.email = data.email.strip().lower() or None
     client.currency = data.currency.upper()
+    if data.reminders_paused is not None:
+        client.reminders_paused = data.reminders_paused
     client.tags = _tags(actor, data.tags)
     contacts = [c for c in data.contacts if c.name.strip() or c.email.strip()]
     if contacts and not any(c.is_primary for c in contacts):

@@ -1,20 +1,36 @@
-"""Sending documents by email, the open pixel, the due-date calendar, reminder settings."""
+"""Sending documents by email, the open pixel, the due-date calendar, and Settings → Email
+and reminders: the business's outgoing email (its SMTP server, a test button) and reminders."""
 
 from __future__ import annotations
 
 import base64
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import Length, Optional
 
 from portal.jobs import delivery as _handlers  # noqa: F401  (registers the outbox handler)
 from portal.models import Delivery, Document, DocumentKind, Role
 from portal.services import delivery as service
-from portal.services import reminders
+from portal.services import mail_settings, reminders
 from portal.services.documents import get_document
 from portal.services.errors import InvalidInput
 from portal.services.mail import absolute_url
 from portal.web.access import current_actor, require_role
+from portal.web.forms import attach_errors
+from portal.web.htmx import render
 
 bp = Blueprint("delivery", __name__)
 
@@ -129,6 +145,86 @@ def _rules_from(form: dict[str, list[str]]) -> list[reminders.RuleData]:
     return rules
 
 
+class MailSettingsForm(FlaskForm):
+    """The business's outgoing email; the service checks what the values mean."""
+
+    smtp_host = StringField(
+        "SMTP server",
+        validators=[Length(max=200)],
+        description="Leave empty to send through the platform's server.",
+        render_kw={"autocomplete": "off", "spellcheck": "false", "placeholder": "smtp.example.com"},
+    )
+    smtp_port = IntegerField(
+        "Port",
+        validators=[Optional()],
+        description="Empty: 587 for STARTTLS, 465 for TLS, 25 for none.",
+    )
+    smtp_security = SelectField(
+        "Security", choices=dict(mail_settings.SECURITY), validate_choice=False
+    )
+    smtp_username = StringField(
+        "Username", render_kw={"autocomplete": "off", "spellcheck": "false"}
+    )
+    smtp_password = PasswordField(
+        "Password",
+        render_kw={"autocomplete": "new-password"},
+        description="Leave empty to keep the saved password.",
+    )
+    clear_password = BooleanField("Remove the saved password")
+    mail_from = StringField(
+        "From address",
+        description="Like Acme Billing <billing@acme.example>. Empty: the platform's address.",
+        render_kw={"spellcheck": "false"},
+    )
+    bounce_address = StringField(
+        "Bounce address (Return-Path)",
+        description="Where undeliverable mail is reported. Empty: the From address.",
+        render_kw={"spellcheck": "false"},
+    )
+    track_opens = BooleanField("Add an open-tracking pixel to emails")
+
+    def to_data(self) -> mail_settings.MailSettings:
+        return mail_settings.MailSettings(
+            smtp_host=self.smtp_host.data or "",
+            smtp_port=self.smtp_port.data,
+            smtp_security=self.smtp_security.data or "",
+            smtp_username=self.smtp_username.data or "",
+            smtp_password=self.smtp_password.data or "",
+            clear_password=bool(self.clear_password.data),
+            mail_from=self.mail_from.data or "",
+            bounce_address=self.bounce_address.data or "",
+            track_opens=bool(self.track_opens.data),
+        )
+
+
+def _settings_page(
+    *,
+    mail_form: MailSettingsForm | None = None,
+    errors: dict[str, str] | None = None,
+    test: mail_settings.TestOutcome | None = None,
+    status: int = 200,
+    block: str | None = None,
+) -> ResponseReturnValue:
+    actor = current_actor()
+    if mail_form is None:
+        mail_form = MailSettingsForm(formdata=None, obj=mail_settings.settings_of(actor.business))
+    response = make_response(
+        render(
+            "delivery/settings.html",
+            block,
+            rules=reminders.rules_of(actor.business),
+            templates=reminders.TEMPLATES,
+            errors=errors or {},
+            mail_form=mail_form,
+            has_password=mail_settings.has_password(actor.business),
+            test=test,
+            feed_url=absolute_url(service.calendar_path(actor.business)),
+        )
+    )
+    response.status_code = status
+    return response
+
+
 @bp.route("/app/settings/delivery", methods=["GET", "POST"])
 @require_role(Role.ADMIN)
 def settings() -> ResponseReturnValue:
@@ -146,10 +242,27 @@ def settings() -> ResponseReturnValue:
         else:
             flash("Reminder rules saved.", "success")
             return redirect(url_for("delivery.settings"), 303)
-    return render_template(
-        "delivery/settings.html",
-        rules=reminders.rules_of(actor.business),
-        templates=reminders.TEMPLATES,
-        errors=errors,
-        feed_url=absolute_url(service.calendar_path(actor.business)),
-    ), (422 if errors else 200)
+    return _settings_page(errors=errors, status=422 if errors else 200)
+
+
+@bp.post("/app/settings/delivery/email")
+@require_role(Role.ADMIN)
+def mail_settings_save() -> ResponseReturnValue:
+    form = MailSettingsForm()
+    if form.validate_on_submit():
+        try:
+            mail_settings.save_mail_settings(current_actor(), form.to_data())
+        except InvalidInput as error:
+            attach_errors(form, error)
+        else:
+            flash("Outgoing email settings saved.", "success")
+            return redirect(url_for("delivery.settings", _anchor="outgoing-email"), 303)
+    return _settings_page(mail_form=form, status=422)
+
+
+@bp.post("/app/settings/delivery/email/test")
+@require_role(Role.ADMIN)
+def mail_test() -> ResponseReturnValue:
+    """Send a test email through the saved settings; htmx gets the result's fragment."""
+    outcome = mail_settings.send_test_email(current_actor())
+    return _settings_page(test=outcome, block="mail_test")

@@ -739,6 +739,12 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/app/settings/delivery"): Access(
         "delivery.settings", Role.ADMIN, "/app/settings/delivery", {}
     ),
+    ("POST", "/app/settings/delivery/email"): Access(
+        "delivery.mail_settings_save", Role.ADMIN, "/app/settings/delivery/email", {}
+    ),
+    ("POST", "/app/settings/delivery/email/test"): Access(
+        "delivery.mail_test", Role.ADMIN, "/app/settings/delivery/email/test", {}
+    ),
     ("GET", "/healthz"): Access("operations.healthz", PUBLIC, "/healthz"),
     ("GET", "/app/status"): Access("operations.status", Role.ADMIN, "/app/status"),
     ("GET", "/app/outbox"): Access("operations.outbox", Role.ADMIN, "/app/outbox"),

@@ -48,6 +48,10 @@ class ClientForm(FlaskForm):
         "Tags", description="Separate tags with commas.", validators=[Length(max=400)]
     )
     notes = TextAreaField("Notes", validators=[Length(max=5000)])
+    reminders_paused = BooleanField(
+        "Pause reminders",
+        description="No payment reminders go to this client until you clear this.",
+    )
     billing_line1 = StringField("Address", validators=[Length(max=200)])
     billing_line2 = StringField("Address line 2", validators=[Length(max=200)])
     billing_city = StringField("City", validators=[Length(max=100)])
@@ -99,4 +103,5 @@ class ClientForm(FlaskForm):
             shipping_country=text("shipping_country"),
             tags=tags,
             contacts=contacts,
+            reminders_paused=bool(self.reminders_paused.data),
         )
