@@ -4,9 +4,13 @@ Every amount is converted to the business's base currency in the query itself: a
 the part of a payment allocated to it) at the rate fixed on the invoice when it was issued, the
 part of a payment no invoice took at the stored exchange rate of the day it was received.
 
+Revenue is net: a refund is taken off in the month it was paid back, converted at the rate fixed
+on its credit note, or (a payment's refund) at the stored rate of the day it was paid back.
+
 The cache is keyed by a counter per business (``AnalyticsVersion``) that every transaction which
-changes documents, payments, clients or schedules raises just before it commits, in the same
-transaction; a global counter (business 0) follows exchange rates and bulk statements. A reader
+changes the business itself (its base currency), documents, payments, refunds, clients or
+schedules raises just before it commits, in the same transaction; a global counter (business 0)
+follows exchange rates and bulk statements. A reader
 takes the counters first and the data after, so what it caches is never older than its key.
 """
 
@@ -75,6 +79,7 @@ GLOBAL = 0
 _BUSINESS_MODELS = (Document, Payment, Refund, RecurringSchedule, Client, Dispute)
 _WATCHED_TABLES = frozenset(
     {
+        "businesses",
         "documents",
         "payments",
         "payment_allocations",
@@ -88,19 +93,28 @@ _WATCHED_TABLES = frozenset(
 )
 
 
+def _business_of(obj: object) -> int | None:
+    """The business whose figures a changed row feeds, or the global counter (rates)."""
+    if isinstance(obj, Business):
+        # Its base currency (and time zone) change every figure.
+        return obj.id
+    if isinstance(obj, _BUSINESS_MODELS):
+        return obj.business_id
+    if isinstance(obj, ExchangeRate):
+        return GLOBAL
+    return None
+
+
 @event.listens_for(Session, "after_flush")
 def _note_changes(session: Session, _context: object) -> None:
     changed: set[int] = session.info.setdefault(_CHANGED, set())
     for obj in chain(session.new, session.deleted):
-        if isinstance(obj, _BUSINESS_MODELS):
-            changed.add(obj.business_id)
-        elif isinstance(obj, ExchangeRate):
-            changed.add(GLOBAL)
+        if (business_id := _business_of(obj)) is not None:
+            changed.add(business_id)
     for obj in session.dirty:
-        if isinstance(obj, _BUSINESS_MODELS) and session.is_modified(obj):
-            changed.add(obj.business_id)
-        elif isinstance(obj, ExchangeRate) and session.is_modified(obj):
-            changed.add(GLOBAL)
+        business_id = _business_of(obj)
+        if business_id is not None and session.is_modified(obj):
+            changed.add(business_id)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -278,8 +292,59 @@ def payments_frame(business: Business) -> tuple[pd.DataFrame, list[str]]:
                 "amount_minor": to_base_minor(Decimal(amount) * rate, currency, base),
             }
         )
+    rows.extend(_refund_rows(business, unconverted))
     frame = _frame(rows, {"client_id": "int64", "date": "date", "amount_minor": "int64"})
     return frame, sorted(unconverted)
+
+
+def _refund_rows(business: Business, unconverted: set[str]) -> list[dict[str, Any]]:
+    """Refunds as negative amounts in the month they were paid back: a credit note's at the
+    rate fixed on it, a payment's at the stored rate of the day (``unconverted`` hears the
+    currencies without one)."""
+    base = business.base_currency
+    note = Document.__table__.alias("note")
+    month = _month(Refund.refunded_on)
+    for_notes = (
+        select(
+            note.c.client_id,
+            Refund.currency,
+            month.label("month"),
+            func.sum(Refund.amount_minor * func.coalesce(note.c.exchange_rate, literal(1))),
+        )
+        .join(note, note.c.id == Refund.credit_note_id)
+        .where(Refund.business_id == business.id)
+        .group_by(note.c.client_id, Refund.currency, month)
+    )
+    rows = [
+        {
+            "client_id": client_id,
+            "date": day,
+            "amount_minor": -to_base_minor(amount, currency, base),
+        }
+        for client_id, currency, day, amount in db.session.execute(for_notes)
+    ]
+    for_payments = (
+        select(
+            Payment.client_id, Refund.currency, Refund.refunded_on, func.sum(Refund.amount_minor)
+        )
+        .join(Payment, Payment.id == Refund.payment_id)
+        .where(Refund.business_id == business.id)
+        .group_by(Payment.client_id, Refund.currency, Refund.refunded_on)
+    )
+    for client_id, currency, refunded_on, amount in db.session.execute(for_payments):
+        try:
+            rate = rate_to_base(currency, base, refunded_on)
+        except InvalidInput:
+            unconverted.add(currency)
+            continue
+        rows.append(
+            {
+                "client_id": client_id,
+                "date": refunded_on,
+                "amount_minor": -to_base_minor(Decimal(amount) * rate, currency, base),
+            }
+        )
+    return rows
 
 
 def invoiced_frame(business: Business) -> pd.DataFrame:

@@ -2,14 +2,20 @@
 to open invoices, with their top reasons.
 
 A model is stored with ``analytics.model_store`` (skops, with the scikit-learn version it was
-fitted under). One saved under another version is refused: the pages say the model must be
-retrained, and a retrain is started.
+fitted under), and the priors its features were computed with in its metrics. One saved under
+another version, or by an earlier Invoice Lite with other features, is refused: the pages say
+the model must be retrained, and a retrain is started.
+
+Training scores every open invoice. An invoice issued (or reopened) after that has no stored
+score: the lists score it with the stored model when they are shown, and keep that score in the
+dashboards' cache (``analytics_data.cached``) until the business's data or its model change.
+Nothing is written on the way, so a GET stays free of side effects; the next training stores it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -20,7 +26,14 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from sqlalchemy import delete, exists, func, insert, select
 
 from analytics import model_store
-from analytics.risk import LatePaymentModel, RiskPriors, baseline_score, risk_features
+from analytics.risk import (
+    CANDIDATES,
+    LatePaymentModel,
+    Reason,
+    RiskPriors,
+    baseline_score,
+    risk_features,
+)
 from portal.extensions import db
 from portal.models import (
     Business,
@@ -32,7 +45,7 @@ from portal.models import (
     RiskModel,
     RiskScore,
 )
-from portal.services.analytics_data import OPEN, paid_dates, to_base_minor
+from portal.services.analytics_data import OPEN, cached, paid_dates, to_base_minor
 from portal.services.pricing import business_today
 
 # Fewer labelled invoices than this, or fewer of either kind, and there is nothing to learn.
@@ -41,6 +54,7 @@ MIN_PER_CLASS = 10
 HOLDOUT_SHARE = 0.2
 TOP_REASONS = 3
 RETRAIN_MESSAGE = "The model must be retrained: it was saved under another scikit-learn version."
+OUTDATED_MESSAGE = "The model must be retrained: it was made by an earlier Invoice Lite."
 
 
 class TooLittleHistory(ValueError):
@@ -56,9 +70,10 @@ class ModelState:
     message: str
 
 
-def invoices_frame(business: Business) -> pd.DataFrame:
-    """One row per issued invoice, in the shape ``analytics.risk`` reads, plus ``id`` and
-    ``status``. Amounts in base minor units at the invoice's own rate."""
+def invoices_frame(business: Business, client_ids: Collection[int] | None = None) -> pd.DataFrame:
+    """One row per issued invoice (of these clients only, if given), in the shape
+    ``analytics.risk`` reads, plus ``id`` and ``status``. Amounts in base minor units at the
+    invoice's own rate."""
     paid = paid_dates()
     disputed = exists(
         select(Dispute.id)
@@ -88,6 +103,8 @@ def invoices_frame(business: Business) -> pd.DataFrame:
         )
         .order_by(Document.issue_date, Document.id)
     )
+    if client_ids is not None:
+        stmt = stmt.where(Document.client_id.in_(sorted(client_ids)))
     rows = db.session.execute(stmt).all()
     base = business.base_currency
     frame = pd.DataFrame(
@@ -182,10 +199,8 @@ def train_model(
         {
             "trained_on": int(known.sum()),
             "late": int((y == 1).sum()),
-            "priors": {
-                "late_rate": round(priors.late_rate, 4),
-                "days_to_pay": round(priors.days_to_pay, 1),
-            },
+            # In full: the invoices the model scores later need the very same priors.
+            "priors": asdict(priors),
         }
     )
     stored = RiskModel(
@@ -203,6 +218,13 @@ def train_model(
     _store_scores(business, stored, model, frame, features)
     db.session.commit()
     return stored
+
+
+def _reason_dicts(why: tuple[Reason, ...]) -> list[dict[str, Any]]:
+    return [
+        {"feature": r.feature, "label": r.label, "contribution": round(r.contribution, 4)}
+        for r in why
+    ]
 
 
 def _store_scores(
@@ -225,10 +247,7 @@ def _store_scores(
             "business_id": business.id,
             "model_id": stored.id,
             "probability": float(p),
-            "reasons": [
-                {"feature": r.feature, "label": r.label, "contribution": round(r.contribution, 4)}
-                for r in why
-            ],
+            "reasons": _reason_dicts(why),
             "scored_at": now,
         }
         for doc_id, p, why in zip(frame["id"][is_open], probabilities, reasons, strict=True)
@@ -236,6 +255,67 @@ def _store_scores(
     for start in range(0, len(values), 1000):
         db.session.execute(insert(RiskScore), values[start : start + 1000])
     return len(values)
+
+
+def _stored_priors(stored: RiskModel) -> RiskPriors | None:
+    try:
+        return RiskPriors(**stored.metrics["priors"])
+    except (KeyError, TypeError):
+        return None
+
+
+def _fits_this_code(model: LatePaymentModel) -> bool:
+    """A model fitted by an earlier Invoice Lite may ask for features no longer computed."""
+    features = getattr(model, "features_", None)
+    return isinstance(features, tuple) and set(features) <= set(CANDIDATES)
+
+
+Score = tuple[float, list[dict[str, Any]]]
+
+
+def _unscored(business: Business) -> dict[int, Score]:
+    """Open invoices without a stored score, scored now with the stored model (cached)."""
+    stored = latest_model(business)
+    if stored is None or stored.sklearn_version != sklearn.__version__:
+        return {}
+    return cached(
+        business.id, "risk-unscored", lambda: _score_unscored(business, stored), stored.id
+    )
+
+
+def _score_unscored(business: Business, stored: RiskModel) -> dict[int, Score]:
+    priors = _stored_priors(stored)
+    if priors is None:
+        return {}
+    scored = select(RiskScore.document_id).where(RiskScore.document_id == Document.id)
+    missing = db.session.execute(
+        select(Document.id, Document.client_id).where(
+            Document.business_id == business.id,
+            Document.kind == DocumentKind.INVOICE,
+            Document.status.in_(OPEN),
+            Document.issue_date.is_not(None),
+            Document.due_date.is_not(None),
+            ~exists(scored),
+        )
+    ).all()
+    if not missing:
+        return {}
+    try:
+        model = model_store.loads(stored.data)
+    except model_store.ModelStoreError:
+        return {}
+    if not _fits_this_code(model):
+        return {}
+    # A client's features read only that client's invoices: the others need not be loaded.
+    frame = invoices_frame(business, {int(client) for _, client in missing})
+    rows = frame["id"].isin([int(doc) for doc, _ in missing]).to_numpy()
+    features = risk_features(frame, priors)[rows]
+    probabilities = model.predict_proba(features)[:, 1]
+    reasons = model.reasons(features, top=TOP_REASONS)
+    return {
+        int(doc_id): (float(p), _reason_dicts(why))
+        for doc_id, p, why in zip(frame["id"][rows], probabilities, reasons, strict=True)
+    }
 
 
 def latest_model(business: Business) -> RiskModel | None:
@@ -252,11 +332,13 @@ def model_state(business: Business) -> ModelState:
     if stored is None:
         return ModelState(None, False, "No risk model yet: train one from your invoice history.")
     try:
-        model_store.loads(stored.data)
+        model = model_store.loads(stored.data)
     except model_store.ModelVersionError:
         return ModelState(stored, False, RETRAIN_MESSAGE)
     except model_store.ModelStoreError as exc:
         return ModelState(stored, False, f"The stored model cannot be read ({exc}): retrain it.")
+    if not _fits_this_code(model) or _stored_priors(stored) is None:
+        return ModelState(stored, False, OUTDATED_MESSAGE)
     return ModelState(stored, True, "")
 
 
@@ -266,9 +348,12 @@ def _current() -> Any:
 
 
 def scores_for(business: Business, document_ids: list[int]) -> dict[int, float]:
-    """Stored probabilities of these invoices (those with a usable score)."""
+    """Probabilities of these invoices (those with a usable score): stored, or for an open
+    invoice the model has not scored yet, scored now."""
     if not document_ids:
         return {}
+    fresh = _unscored(business)
+    found = {d: fresh[d][0] for d in document_ids if d in fresh}
     stmt = (
         select(RiskScore.document_id, RiskScore.probability)
         .join(RiskModel, RiskModel.id == RiskScore.model_id)
@@ -278,7 +363,7 @@ def scores_for(business: Business, document_ids: list[int]) -> dict[int, float]:
             _current(),
         )
     )
-    return {int(d): float(p) for d, p in db.session.execute(stmt)}
+    return found | {int(d): float(p) for d, p in db.session.execute(stmt)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +379,8 @@ class RiskyInvoice:
 
 
 def riskiest(business: Business, limit: int = 10) -> list[RiskyInvoice]:
-    """Open invoices with the highest stored risk, with their reasons."""
+    """Open invoices with the highest risk, with their reasons: the stored scores, and those
+    of open invoices the model has not scored yet."""
     stmt = (
         select(Document, Client.name, RiskScore.probability, RiskScore.reasons)
         .join(RiskScore, RiskScore.document_id == Document.id)
@@ -308,6 +394,25 @@ def riskiest(business: Business, limit: int = 10) -> list[RiskyInvoice]:
         .order_by(RiskScore.probability.desc(), Document.id)
         .limit(limit)
     )
+    found = [
+        (doc, name, float(p), list(why or [])) for doc, name, p, why in db.session.execute(stmt)
+    ]
+    fresh = _unscored(business)
+    if fresh:
+        unscored = (
+            select(Document, Client.name)
+            .join(Client, Client.id == Document.client_id)
+            .where(
+                Document.business_id == business.id,
+                Document.id.in_(sorted(fresh)),
+                Document.status.in_(OPEN),
+            )
+        )
+        found += [
+            (doc, name, fresh[doc.id][0], fresh[doc.id][1])
+            for doc, name in db.session.execute(unscored)
+        ]
+        found.sort(key=lambda row: (-row[2], row[0].id))
     return [
         RiskyInvoice(
             public_id=doc.public_id,
@@ -316,10 +421,10 @@ def riskiest(business: Business, limit: int = 10) -> list[RiskyInvoice]:
             due_date=doc.due_date,
             balance_minor=doc.balance_minor,
             currency=doc.currency,
-            probability=float(p),
-            reasons=list(reasons or []),
+            probability=p,
+            reasons=why,
         )
-        for doc, name, p, reasons in db.session.execute(stmt)
+        for doc, name, p, why in found[:limit]
     ]
 
 

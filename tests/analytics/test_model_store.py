@@ -13,7 +13,7 @@ from analytics.risk import FEATURES, LatePaymentModel
 def _fitted() -> tuple[LatePaymentModel, pd.DataFrame]:
     rng = np.random.default_rng(0)
     features = pd.DataFrame(rng.normal(size=(200, len(FEATURES))), columns=list(FEATURES))
-    late = features["past_late_rate"] + rng.normal(0, 1, 200) > 0
+    late = features["expected_late"] + rng.normal(0, 1, 200) > 0
     return LatePaymentModel(cv=3).fit(features, late), features
 
 

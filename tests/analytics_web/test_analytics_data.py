@@ -15,14 +15,18 @@ inv4     Birch   2026-03-01  80.00  2026-03-31  30.00 on 03-05: 50.00 open, curr
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 import pytest
+from sqlalchemy import select
 
-from portal.services import analytics_data, payments
+from portal.extensions import db
+from portal.models import Client, Payment
+from portal.services import analytics_data, business, credit_notes, payments
 from tests.analytics_web.data import AS_OF, Fixed, fixed_history
 from tests.conftest import Team
 
@@ -92,6 +96,60 @@ def test_a_new_payment_changes_the_revenue_figure(team: Team, fixed: Fixed) -> N
     after = analytics_data.overview(team.business, AS_OF)
     assert after.revenue[-1] == (date(2026, 3, 1), 8000)
     assert after.receivables_minor == 25000
+
+
+def _payment_of(client_id: str) -> Payment:
+    client = db.session.scalar(select(Client).where(Client.public_id == client_id))
+    assert client is not None
+    paid = db.session.scalar(select(Payment).where(Payment.client_id == client.id))
+    assert paid is not None
+    return paid
+
+
+def test_refunds_are_taken_off_in_the_month_they_are_paid_back(team: Team, fixed: Fixed) -> None:
+    actor = team.actor()
+    before = analytics_data.overview(team.business, AS_OF)
+    # Alder's 20.00 of credit (left over from its 120.00 payment) is paid back on 03-10.
+    payments.refund_payment(
+        actor, _payment_of(fixed.a).public_id, Decimal("20.00"), date(2026, 3, 10)
+    )
+    # Birch's 30.00 part payment of inv4 goes back on 03-11: the money received on 03-05 still
+    # counts in March, the refund takes it off again.
+    payments.refund_payment(
+        actor, _payment_of(fixed.b).public_id, Decimal("30.00"), date(2026, 3, 11)
+    )
+    # inv5 (Cedar, paid in full) is credited; 40 USD of the credit note is paid back, at the
+    # credit note's rate, the invoice's 0.9: 36.00.
+    note = credit_notes.create_credit_note(actor, fixed.inv5.public_id, reason="Returned")
+    credit_notes.issue_credit_note(actor, note.public_id)
+    credit_notes.refund_credit_note(actor, note.public_id, Decimal("40.00"), date(2026, 3, 12))
+
+    after = analytics_data.overview(team.business, AS_OF)
+    assert after is not before
+    # March: 30.00 received, minus 20.00, 30.00 and 36.00 paid back.
+    assert after.revenue == [
+        (date(2026, 1, 1), 12000),
+        (date(2026, 2, 1), 9000),
+        (date(2026, 3, 1), 3000 - 2000 - 3000 - 3600),
+    ]
+    assert [(c.name, c.amount_minor) for c in after.top_clients] == [
+        ("Alder Ltd", 10000),
+        ("Cedar Inc", 5400),
+        ("Birch GmbH", 0),
+    ]
+    assert after.unconverted == []
+
+
+def test_a_new_base_currency_is_not_served_from_the_cache(team: Team, fixed: Fixed) -> None:
+    before = analytics_data.overview(team.business, AS_OF)
+    assert before.currency == "EUR"
+    assert analytics_data.cohorts(team.business).currency == "EUR"
+    assert analytics_data.overview(team.business, AS_OF) is before
+    profile = business.profile_of(team.business)
+    business.update_business(team.actor(), dataclasses.replace(profile, base_currency="USD"))
+    after = analytics_data.overview(team.business, AS_OF)
+    assert after.currency == "USD"
+    assert analytics_data.cohorts(team.business).currency == "USD"
 
 
 def test_cohorts_retention_revenue_and_lifetime_value(team: Team, fixed: Fixed) -> None:

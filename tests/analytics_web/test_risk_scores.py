@@ -12,9 +12,9 @@ from sqlalchemy import func, select, update
 from analytics import model_store
 from portal.extensions import db
 from portal.jobs.analytics import KIND, STEPS, retrain_all, train_risk_model
-from portal.models import Document, Job, RiskModel, RiskScore
+from portal.models import Client, Document, Job, RiskModel, RiskScore
 from portal.services import jobs, risk_scores
-from tests.analytics_web.data import long_history
+from tests.analytics_web.data import invoice, long_history
 from tests.conftest import Team
 
 TODAY = date(2026, 3, 15)
@@ -92,3 +92,34 @@ def test_too_little_history_fails_the_job_with_a_plain_message(team: Team) -> No
     assert job.status == "failed"
     assert job.error.startswith("The risk model needs at least 40 settled or overdue invoices")
     assert db.session.scalar(select(func.count(RiskScore.document_id))) == 0
+
+
+def _stored_scores() -> int:
+    return int(db.session.scalar(select(func.count(RiskScore.document_id))) or 0)
+
+
+def test_an_invoice_issued_after_training_is_scored_with_the_stored_model(
+    team: Team, history: list[Document]
+) -> None:
+    risk_scores.train_model(team.business, TODAY)
+    slow = db.session.scalar(select(Client).where(Client.name == "Client 3"))
+    assert slow is not None
+    new = invoice(team.actor(), slow.public_id, "900.00", TODAY)
+    stored = _stored_scores()
+
+    scores = risk_scores.scores_for(team.business, [new.id, history[0].id])
+    assert set(scores) == {new.id}  # the first invoice is paid: it has no score
+    assert 0.5 < scores[new.id] < 1.0  # client 3 always pays late
+    shown = {r.public_id: r for r in risk_scores.riskiest(team.business, 100)}
+    assert shown[new.public_id].probability == scores[new.id]
+    assert shown[new.public_id].reasons
+    assert _stored_scores() == stored, "showing a score writes nothing"
+
+    # It is the score the next training stores (the new invoice is not due yet: no label).
+    risk_scores.train_model(team.business, TODAY)
+    again = db.session.scalar(select(RiskScore).where(RiskScore.document_id == new.id))
+    assert again is not None
+    assert again.probability == pytest.approx(scores[new.id])
+    assert [r["feature"] for r in again.reasons] == [
+        r["feature"] for r in shown[new.public_id].reasons
+    ]
