@@ -221,7 +221,7 @@ def document_page(doc: Document, business: Business, *, stamp_open: bool = False
         totals.append(Row(labels["amount_due"], money(doc.amount_due_minor)))
     paid = 0
     if doc.kind is DocumentKind.INVOICE and doc.status != "draft":
-        paid = balances.paid_on(doc) + balances.credited_on(doc)
+        paid = balances.settled_on(doc)
         if paid:
             totals.append(Row(labels["paid"], money(-paid)))
         totals.append(Row(labels["balance"], money(doc.balance_minor), grand=True))

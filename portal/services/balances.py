@@ -40,6 +40,21 @@ def credited_on(doc: Document) -> int:
     )
 
 
+def settled_on(doc: Document) -> int:
+    """What payments and credit notes together took off the invoice, in one query."""
+    paid = (
+        select(func.coalesce(func.sum(PaymentAllocation.amount_minor), 0))
+        .where(PaymentAllocation.document_id == doc.id)
+        .scalar_subquery()
+    )
+    credited = (
+        select(func.coalesce(func.sum(CreditApplication.amount_minor), 0))
+        .where(CreditApplication.invoice_id == doc.id)
+        .scalar_subquery()
+    )
+    return _sum(select(paid + credited))
+
+
 def delivery_status(doc: Document) -> InvoiceStatus:
     """Where an invoice with nothing paid stands: issued, sent or viewed."""
     if doc.viewed_at is not None:

@@ -99,6 +99,7 @@ def test_a_partial_credit_note_takes_its_share_of_the_discount(team, db):
 
     # 495.37 - 100.00 paid - 182.89 credited
     assert (invoice.balance_minor, invoice.status) == (21248, "partially_paid")
+    assert balances.settled_on(invoice) == 10000 + 18289
     with pytest.raises(InvalidInput) as info:
         credit_notes.create_credit_note(actor, invoice.public_id)
     assert info.value.errors == {

@@ -252,7 +252,7 @@ def _detail_context(doc: Document) -> dict[str, Any]:
         "instalments": (
             instalments.instalment_states(
                 doc,
-                balances.paid_on(doc) + balances.credited_on(doc),
+                balances.settled_on(doc),
                 pricing.business_today(actor.business),
             )
             if doc.instalments
