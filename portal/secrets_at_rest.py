@@ -1,5 +1,6 @@
 """Secrets at rest: provider credentials, chat tokens, SMTP passwords, webhook and signing
-secrets are stored encrypted with a key ring (MultiFernet).
+secrets and the members' two-factor (TOTP) secrets are stored encrypted with a key ring
+(MultiFernet).
 
 ``INVOICE_LITE_SECRET_KEYS`` holds Fernet keys, newest first (spaces or commas between them):
 the newest encrypts, every key decrypts, so adding a key in front and running
@@ -99,4 +100,5 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("webhook_endpoints", "secret"),
     ("webhook_endpoints", "previous_secret"),
     ("api_keys", "signing_secret"),
+    ("totp_credentials", "secret"),
 )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import Model
 from portal.models.base import PublicIdMixin, UTCDateTime, utcnow
 from portal.models.people import User
+from portal.secrets_at_rest import EncryptedText
 
 
 class TotpCredential(Model):
@@ -19,8 +20,9 @@ class TotpCredential(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
-    # The shared secret, Fernet-encrypted: the code generator must read it back, so no hash.
-    secret: Mapped[str] = mapped_column(Text)
+    # The shared secret: the code generator must read it back, so no hash. Encrypted with the
+    # secrets key ring (``keys rotate`` re-encrypts it); deferred, so only reading it can fail.
+    secret: Mapped[str] = mapped_column(EncryptedText, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # The time step of the last code that logged in: a code is accepted once only.

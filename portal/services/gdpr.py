@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from flask import current_app
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Text, cast, delete, false, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from integrations import envelope as env
@@ -25,22 +26,33 @@ from portal.documents.cache import document_pdf
 from portal.extensions import db
 from portal.jobs.context import with_app
 from portal.models import (
+    AuditEvent,
     Business,
+    Checkout,
     Client,
     Delivery,
     Document,
     DocumentKind,
+    IdempotencyRecord,
     Job,
+    Membership,
+    NotificationChannel,
+    OutboxMessage,
     Payment,
     PaymentAllocation,
     PortalLink,
+    ProviderEvent,
     RecurringSchedule,
     RenderedFile,
     Role,
     SavedPaymentMethod,
+    User,
+    WebhookDelivery,
+    WebhookEvent,
 )
 from portal.models.base import utcnow
 from portal.services import audit, clients, envelopes, jobs
+from portal.services import delivery as email_delivery
 from portal.services.actors import Actor, system_actor
 from portal.services.errors import InvalidInput
 
@@ -243,7 +255,9 @@ def erase_client(actor: Actor, public_id: str, confirmation: str, force_reason: 
     """Erase the client's personal data for good; the invoices keep their numbers and amounts.
 
     ``confirmation`` must be the client's name as shown. A client with open invoices is erased
-    only with a ``force_reason``, which the audit event keeps."""
+    only with a ``force_reason``, which the audit event keeps. Copies of the client's data kept
+    beside the client row (webhook events and deliveries, outbox messages, emails' recipients,
+    stored API answers, provider events, export files) are anonymised too; see docs/privacy.md."""
     actor.require(Role.ADMIN)
     client = clients.get_client(actor, public_id)
     if client.erased_at is not None:
@@ -261,6 +275,8 @@ def erase_client(actor: Actor, public_id: str, confirmation: str, force_reason: 
                 "to erase anyway."
             }
         )
+    # Read before anything is cleared: what the client's data looked like, wherever copied.
+    traces = _traces(actor.business, client)
     now = utcnow()
     for name in _CLEARED:
         setattr(client, name, "")
@@ -302,6 +318,7 @@ def erase_client(actor: Actor, public_id: str, confirmation: str, force_reason: 
         .where(Delivery.document_id.in_(docs))
         .values(opened_at=None, to=[], cc=[], error="")
     )
+    _cancel_emails(actor.business, client)
     # Stored PDFs print the old name and address; the next download renders them anew.
     db.session.execute(
         delete(RenderedFile).where(
@@ -311,6 +328,8 @@ def erase_client(actor: Actor, public_id: str, confirmation: str, force_reason: 
             )
         )
     )
+    _anonymise_copies(actor.business, client, traces)
+    exports = _forget_exports(actor.business, client)
     audit.record(
         business=actor.business,
         actor=actor.user,
@@ -320,7 +339,277 @@ def erase_client(actor: Actor, public_id: str, confirmation: str, force_reason: 
         after={"open_invoices": still_open, "reason": force_reason.strip()},
     )
     db.session.commit()
+    # Files last: a failed commit leaves them, and a download of them is refused from now on.
+    for path in exports:
+        path.unlink(missing_ok=True)
     return client
+
+
+# --- erasure: copies of the client's data beside the client row ------------------------------
+
+REDACTED = "[erased]"
+# Shorter values (initials, a two-letter name) would be found inside unrelated words.
+MIN_TRACE = 3
+# What a client snapshot in the audit log (``clients.snapshot``) holds that names the client.
+_SNAPSHOT_TRACES = (
+    "email",
+    "phone",
+    "tax_id",
+    "billing_line1",
+    "billing_line2",
+    "shipping_line1",
+    "shipping_line2",
+)
+_CONTACT_TRACES = ("name", "email", "phone")
+# Logs and work items beside the accounting records that may hold a copy of a client's data
+# in free text, and the text and JSON columns to look in. Webhook events and their deliveries
+# are cleaned by what they are about (``_anonymise_webhooks``); the audit log is not cleaned:
+# it is hash-chained evidence.
+_LOGS: tuple[tuple[Any, tuple[str, ...]], ...] = (
+    (OutboxMessage, ("payload", "result", "last_error")),
+    (Delivery, ("to", "cc", "subject", "error")),
+    (IdempotencyRecord, ("headers", "body")),
+    (ProviderEvent, ("body", "note")),
+    (Checkout, ("failure_message",)),
+    (NotificationChannel, ("last_error",)),
+    (Job, ("error",)),
+)
+# Export jobs whose file may print the client (portal/jobs/exports.py, this module).
+_INVOICES_ZIP = "invoices-zip"
+_REPORT_EXPORT = "report-export"
+CANCELLED = "Not sent: the client's personal data was erased."
+
+
+class Traces:
+    """The client's personal data as copies of it read, and what replaces each value there:
+    the erased name for the client's names, ``[erased]`` for everything else."""
+
+    def __init__(self, replacements: dict[str, str]) -> None:
+        self.replacements = replacements
+        longest_first = sorted(replacements, key=len, reverse=True)
+        alternatives = "|".join(re.escape(value) for value in longest_first)
+        self.pattern = (
+            re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if replacements else None
+        )
+
+    def found_in(self, column: Any) -> ColumnElement[bool]:
+        """SQL that picks the rows worth reading: any value, as typed or JSON-escaped."""
+        needles = sorted(
+            {n for value in self.replacements for n in (value, json.dumps(value)[1:-1].lower())}
+        )
+        as_text = func.lower(cast(column, Text))
+        return or_(false(), *(as_text.contains(n, autoescape=True) for n in needles))
+
+    def _replace(self, match: re.Match[str]) -> str:
+        return self.replacements.get(match.group(0).lower(), REDACTED)
+
+    def scrub(self, value: Any) -> Any:
+        """``value`` with every trace replaced: strings, and lists and dicts of them."""
+        if isinstance(value, str):
+            return self.pattern.sub(self._replace, value) if self.pattern else value
+        if isinstance(value, list):
+            return [self.scrub(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self.scrub(item) for key, item in value.items()}
+        return value
+
+    def scrub_any(self, value: Any) -> Any:
+        """A column's value: text (which may be a JSON document) or JSON."""
+        return self.scrub_text(value) if isinstance(value, str) else self.scrub(value)
+
+    def scrub_text(self, value: str) -> str:
+        """Text that may be a JSON document (a stored body): escaped characters are found too,
+        and the document stays valid JSON."""
+        if value[:1] in ("{", "["):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                pass
+            else:
+                cleaned = self.scrub(parsed)
+                return value if cleaned == parsed else json.dumps(cleaned, ensure_ascii=False)
+        return str(self.scrub(value))
+
+
+def _traces(business: Business, client: Client) -> Traces:
+    """Every name, address, email and phone number the client has had (the audit log remembers
+    the earlier ones), the names typed when accepting its quotes, and the addresses its emails
+    went to; never a member's own email or the business's own name."""
+    found: dict[str, str] = {}
+
+    def add(value: Any, replacement: str = REDACTED) -> None:
+        if isinstance(value, str) and len(value.strip()) >= MIN_TRACE:
+            found.setdefault(value.strip().lower(), replacement)
+
+    def add_snapshot(snapshot: Any) -> None:
+        if not isinstance(snapshot, dict):
+            return
+        add(snapshot.get("name"), erased_name(client))
+        for name in _SNAPSHOT_TRACES:
+            add(snapshot.get(name))
+        for contact in snapshot.get("contacts") or []:
+            for name in _CONTACT_TRACES:
+                add(contact.get(name) if isinstance(contact, dict) else None)
+
+    add_snapshot(clients.snapshot(client))
+    ids = select(Document.public_id).where(Document.client_id == client.id)
+    events = db.session.execute(
+        select(AuditEvent.action, AuditEvent.before, AuditEvent.after).where(
+            AuditEvent.business_id == business.id,
+            or_(
+                (AuditEvent.entity_type == "client") & (AuditEvent.entity_id == client.public_id),
+                AuditEvent.entity_id.in_(ids)
+                & or_(AuditEvent.action == "quote.accepted", AuditEvent.action.like("%.emailed")),
+            ),
+        )
+    )
+    for action, before, after in events:
+        if action == "quote.accepted":
+            add((after or {}).get("accepted_by"))
+        elif action.endswith(".emailed"):
+            for address in [*(after or {}).get("to", []), *(after or {}).get("cc", [])]:
+                add(address)
+        else:
+            add_snapshot(before)
+            add_snapshot(after)
+    sent_to = db.session.execute(
+        select(Delivery.to, Delivery.cc).where(Delivery.document_id.in_(_document_ids(client)))
+    )
+    for to, cc in sent_to:
+        for address in [*(to or []), *(cc or [])]:
+            add(address)
+    members = db.session.scalars(
+        select(User.email)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.business_id == business.id)
+    )
+    for email in members:
+        found.pop(email.strip().lower(), None)
+    # A client named like the business ("Acme" of "Acme Ltd") would erase the business's own
+    # name from every subject and message.
+    own = business.legal_name.lower()
+    for value in [v for v in found if re.search(rf"(?<!\w){re.escape(v)}(?!\w)", own)]:
+        del found[value]
+    return Traces(found)
+
+
+def _cancel_emails(business: Business, client: Client) -> None:
+    """The client's emails still waiting are not sent, and the personal message typed for each
+    email to the client is dropped from its outbox message."""
+    deliveries = set(
+        db.session.scalars(
+            select(Delivery.id).where(Delivery.document_id.in_(_document_ids(client)))
+        )
+    )
+    if not deliveries:
+        return
+    messages = db.session.execute(
+        select(OutboxMessage.id, OutboxMessage.payload, OutboxMessage.status).where(
+            OutboxMessage.business_id == business.id,
+            OutboxMessage.kind == email_delivery.KIND,
+        )
+    )
+    for message_id, payload, status in messages:
+        if (payload or {}).get("delivery_id") not in deliveries:
+            continue
+        values: dict[str, Any] = {"payload": {**payload, "message": ""}}
+        if status in ("pending", "queued"):
+            values |= {"status": "done", "done_at": utcnow(), "result": {"skipped": CANCELLED}}
+        db.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message_id).values(values)
+        )
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(deliveries), Delivery.status == "queued")
+        .values(status="failed", error=CANCELLED)
+    )
+
+
+def _anonymise_copies(business: Business, client: Client, traces: Traces) -> None:
+    _anonymise_webhooks(business, client, traces)
+    if traces.pattern is None:
+        return
+    for model, columns in _LOGS:
+        rows = db.session.execute(
+            select(model.id, *(getattr(model, name) for name in columns)).where(
+                model.business_id == business.id,
+                or_(*(traces.found_in(getattr(model, name)) for name in columns)),
+            )
+        )
+        for row_id, *values in rows:
+            old = dict(zip(columns, values, strict=True))
+            new = {name: traces.scrub_any(value) for name, value in old.items()}
+            if model is Delivery:  # an address list names people, not "[erased]"
+                for name in ("to", "cc"):
+                    new[name] = [a for a in new[name] or [] if a != REDACTED]
+            _update(model, row_id, old, new)
+
+
+def _anonymise_webhooks(business: Business, client: Client, traces: Traces) -> None:
+    """Every event about the client (its own, its documents' and payments', which name it by
+    its id) with the client's data replaced; a client event shows the erased client. Each
+    delivery of a changed event drops the body it sent (the 30-day purge would too: a signed
+    body with changes in it proves nothing) and has the client's data replaced in the answer."""
+    about = cast(WebhookEvent.data, Text).contains(client.public_id, autoescape=True)
+    changed = []
+    for row_id, data in db.session.execute(
+        select(WebhookEvent.id, WebhookEvent.data).where(
+            WebhookEvent.business_id == business.id, about
+        )
+    ):
+        if _update(WebhookEvent, row_id, {"data": data}, {"data": _erased(data, client, traces)}):
+            changed.append(row_id)
+    columns = ("request_headers", "response_body", "error")
+    for row_id, *values in db.session.execute(
+        select(WebhookDelivery.id, *(getattr(WebhookDelivery, name) for name in columns)).where(
+            WebhookDelivery.event_id.in_(changed)
+        )
+    ):
+        old = dict(zip(columns, values, strict=True))
+        new = {name: traces.scrub_any(value) for name, value in old.items()}
+        _update(WebhookDelivery, row_id, old, {**new, "request_body": ""})
+
+
+def _update(model: Any, row_id: int, old: dict[str, Any], new: dict[str, Any]) -> bool:
+    changes = {name: value for name, value in new.items() if value != old.get(name)}
+    if changes:
+        db.session.execute(update(model).where(model.id == row_id).values(changes))
+    return bool(changes)
+
+
+def _erased(body: Any, client: Client, traces: Traces) -> Any:
+    """An event body with the client's data replaced; an event about the client itself shows
+    it as it is now: erased, with no email."""
+    body = traces.scrub(body)
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or data.get("object") != "client":
+        return body
+    if data.get("id") != client.public_id:
+        return body
+    return {**body, "data": {**data, "name": client.name, "email": None}}
+
+
+def _forget_exports(business: Business, client: Client) -> list[Path]:
+    """The export files that may print the client (its own ZIP, ZIPs with its invoices, reports
+    of every client or of this one): no longer offered; the caller deletes them after commit."""
+    documents = set(db.session.scalars(_document_ids(client)))
+    paths = []
+    for job_id, kind, params, path in db.session.execute(
+        select(Job.id, Job.kind, Job.params, Job.result_path).where(
+            Job.business_id == business.id,
+            Job.kind.in_((EXPORT_JOB, _INVOICES_ZIP, _REPORT_EXPORT)),
+            Job.result_path != "",
+        )
+    ):
+        params = params or {}
+        if (
+            (kind == EXPORT_JOB and params.get("client_id") == client.public_id)
+            or (kind == _INVOICES_ZIP and documents & set(params.get("document_ids") or []))
+            or (kind == _REPORT_EXPORT and params.get("client") in (None, client.public_id))
+        ):
+            paths.append(Path(path))
+            db.session.execute(update(Job).where(Job.id == job_id).values(result_path=""))
+    return paths
 
 
 # --- tracking -------------------------------------------------------------------------

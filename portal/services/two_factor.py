@@ -16,16 +16,13 @@ from typing import Literal
 
 import pyotp
 import segno
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app
 from sqlalchemy import delete, exists, select, update
 
 from portal.extensions import db
 from portal.models import Business, Membership, Role, User
 from portal.models.base import utcnow
 from portal.models.security import RecoveryCode, RememberedDevice, TotpCredential
+from portal.secrets_at_rest import SecretError
 from portal.services import audit
 from portal.services.actors import Actor
 from portal.services.errors import Forbidden, InvalidInput
@@ -51,24 +48,22 @@ Factor = Literal["totp", "recovery"]
 # --- the secret, encrypted at rest --------------------------------------------------------------
 
 
-def _fernet() -> Fernet:
-    # A key of its own, derived from SECRET_KEY, until the key ring of issue 9 (MultiFernet from
-    # the environment, with rotation) takes over the encryption of every stored secret.
-    key = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"invoice-lite totp secrets"
-    ).derive(str(current_app.config["SECRET_KEY"]).encode())
-    return Fernet(base64.urlsafe_b64encode(key))
-
-
-def _seal(secret: str) -> str:
-    return _fernet().encrypt(secret.encode()).decode()
-
-
 def secret_of(credential: TotpCredential) -> str:
+    """The app's shared secret, stored encrypted with the secrets key ring (``EncryptedText``,
+    loaded only when read, so a secret the ring cannot open fails here and nowhere else)."""
+    secret = _readable_secret(credential)
+    if secret is None:
+        raise InvalidInput({"code": "Your authenticator app must be set up again."})
+    return secret
+
+
+def _readable_secret(credential: TotpCredential) -> str | None:
+    """None when no key of the ring opens it (a key left the ring too early): app codes then
+    prove nothing, and the member logs in with a recovery code and sets the app up again."""
     try:
-        return _fernet().decrypt(credential.secret.encode()).decode()
-    except InvalidToken as exc:  # the SECRET_KEY changed: the member must enrol again
-        raise InvalidInput({"code": "Your authenticator app must be set up again."}) from exc
+        return credential.secret
+    except SecretError:
+        return None
 
 
 # --- enrolment ----------------------------------------------------------------------------------
@@ -96,7 +91,7 @@ def begin_enrolment(user: User) -> TotpCredential:
     if credential is not None and credential.confirmed_at is not None:
         raise InvalidInput({"code": "Two-factor login is already on."})
     if credential is None:
-        credential = TotpCredential(user_id=user.id, secret=_seal(pyotp.random_base32()))
+        credential = TotpCredential(user_id=user.id, secret=pyotp.random_base32())
         db.session.add(credential)
         db.session.commit()
     return credential
@@ -208,7 +203,8 @@ def verify_second_factor(user: User, code: str) -> Factor | None:
     if credential is None or credential.confirmed_at is None:
         return None
     if re.fullmatch(r"\d{6}", re.sub(r"\s", "", code)):
-        step = _matching_step(secret_of(credential), code)
+        secret = _readable_secret(credential)
+        step = None if secret is None else _matching_step(secret, code)
         if step is None or (credential.last_step is not None and step <= credential.last_step):
             return None
         credential.last_step = step
@@ -231,8 +227,8 @@ def _require_proof(user: User, proof: str) -> None:
         return
     credential = credential_of(user)
     if credential is not None and credential.confirmed_at is not None:
-        step = _matching_step(secret_of(credential), proof)
-        if step is not None:
+        secret = _readable_secret(credential)
+        if secret is not None and _matching_step(secret, proof) is not None:
             return
     raise InvalidInput({"proof": WRONG_PROOF})
 

@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from portal.extensions import db as _db
 from portal.models import Role
+from portal.services import api_keys
 from tests.services import factories as f
 
 
@@ -47,3 +48,22 @@ def test_the_owner_verifies_the_chain(login, team):
     _db.session.commit()
     broken = client.post("/app/audit/verify").get_data(as_text=True)
     assert 'data-verify="broken"' in broken and "event #2: content was altered" in broken
+
+
+def test_the_api_tab_lists_logged_calls(login, team, client):
+    _, key = api_keys.create_key(
+        team.actor(), api_keys.KeyData(name="Books", scopes=("clients:read",))
+    )
+    client.get("/api/v1/clients", headers={"Authorization": f"Bearer {key}"})
+    client.get("/api/v1/invoices", headers={"Authorization": f"Bearer {key}"})  # out of scope
+    browser = login(Role.ACCOUNTANT)
+    page = browser.get("/app/audit/?tab=api")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'id="audit-api"' in html
+    assert "<code>GET /api/v1/clients</code>" in html
+    assert "<code>GET /api/v1/invoices</code>" in html and ">403<" in html
+    assert "Books" in html  # who: the key's name
+    refused = browser.get("/app/audit/?tab=api&status=403").get_data(as_text=True)
+    assert "<code>GET /api/v1/invoices</code>" in refused
+    assert "<code>GET /api/v1/clients</code>" not in refused

@@ -13,11 +13,40 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 from pypdf import PdfReader
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
+from integrations.webhooks import Answer
 from portal.extensions import db as _db
-from portal.models import Delivery, Document, DocumentKind, PortalLink, Role, SavedPaymentMethod
-from portal.services import audit, client_portal, delivery, gdpr, payments, quotes
+from portal.jobs import webhooks as webhook_jobs
+from portal.models import (
+    AuditEvent,
+    Delivery,
+    Document,
+    DocumentKind,
+    IdempotencyRecord,
+    Job,
+    OutboxMessage,
+    PortalLink,
+    ProviderEvent,
+    Role,
+    SavedPaymentMethod,
+    WebhookDelivery,
+    WebhookEvent,
+)
+from portal.services import (
+    api_keys,
+    audit,
+    client_portal,
+    clients,
+    delivery,
+    gdpr,
+    jobs,
+    notifications,
+    outbox,
+    payments,
+    quotes,
+    webhooks,
+)
 from portal.services.clients import ContactData
 from portal.services.errors import Forbidden, InvalidInput
 from tests.conftest import make_team
@@ -248,3 +277,232 @@ def test_the_purge_deletes_only_tracking_data_older_than_the_retention(team, cus
     # Retention 0 keeps everything.
     assert _db.session.get(Document, theirs.id).viewed_at is not None
     assert gdpr.purge_tracking(now).as_dict()["document_views"] == 0
+
+
+# --- copies of the client's data beside the client row ----------------------------------
+
+# What the customer fixture's client is called and reached at, wherever it was copied.
+TRACES = (
+    "Blue Harbor",
+    "billing@blue.example",
+    "Ada Lovelace",
+    "ada@blue.example",
+    "+44 20 7946 0000",
+    "12 Harbour Road",
+    "GB123456789",
+)
+# Kept on purpose: the hash-chained audit log (docs/privacy.md).
+KEPT = {"audit_events"}
+
+
+def _as_text(value) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("latin-1")
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _traces_left(values=TRACES) -> set[tuple[str, str, str]]:
+    """(table, column, value) for every trace still found in any column of any table but the
+    audit log, read raw: typed, or escaped as a JSON writer stores it."""
+    inspector = inspect(_db.engine)
+    needles = {v: {v, json.dumps(v)[1:-1]} for v in values}
+    left = set()
+    for table in set(inspector.get_table_names()) - KEPT:
+        columns = [c["name"] for c in inspector.get_columns(table)]
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        for row in _db.session.execute(text(f'SELECT {quoted} FROM "{table}"')):
+            for column, value in zip(columns, row, strict=True):
+                if value is None:
+                    continue
+                cell = _as_text(value)
+                left |= {
+                    (table, column, v)
+                    for v, forms in needles.items()
+                    if any(f in cell for f in forms)
+                }
+    return left
+
+
+def _echo(target, headers, body, *, timeout):
+    """A receiver that answers with what it got, as some do."""
+    return Answer(200, body, (("content-type", "application/json"),), 3)
+
+
+def test_erasure_anonymises_the_copies_in_webhooks_outbox_and_emails(
+    team, customer, client, monkeypatch
+):
+    owner = team.actor()
+    buyer = customer["client"]
+    monkeypatch.setattr(webhook_jobs, "post", _echo)
+    webhooks.create_endpoint(
+        owner, webhooks.EndpointData(url="http://127.0.0.1:9/in", events=("client.updated",))
+    )
+    # A change to the client: a client.updated event, delivered to the endpoint (which echoes).
+    clients.update_client(
+        owner,
+        buyer.public_id,
+        clients.ClientData(
+            name="Blue Harbor",
+            currency="EUR",
+            email="billing@blue.example",
+            phone="+44 20 7946 0000",
+            tax_id="GB123456789",
+            notes="VIP, call before delivery; prefers email",
+            billing_line1="12 Harbour Road",
+            billing_city="Bristol",
+            billing_country="GB",
+            tags=("vip",),
+            contacts=(ContactData("Ada Lovelace", "ada@blue.example", "+44 20 7946 0000", True),),
+        ),
+    )
+    assert webhooks.dispatch_committed() == 1
+    event = _db.session.scalar(
+        _db.select(WebhookEvent).where(WebhookEvent.type == "client.updated")
+    )
+    hook = _db.session.scalar(_db.select(WebhookDelivery))
+    assert hook.status == "succeeded" and "billing@blue.example" in hook.response_body
+    # An email that went out, with a personal message, and one still waiting to go.
+    sent = delivery.send_invoice(
+        owner, customer["paid"].public_id, message="Dear Ada Lovelace, thank you."
+    )
+    assert sent.status == "sent" and sent.to == ["ada@blue.example"]
+    monkeypatch.setattr(outbox, "dispatch", lambda *args, **kwargs: None)
+    waiting = delivery.send_invoice(owner, customer["open"].public_id, to="ada@blue.example")
+    # The client accepts the quote in the portal, typing a name the team's channel is told.
+    notifications.add_channel(
+        owner,
+        notifications.ChannelData(
+            provider="slack",
+            name="Sales",
+            target="https://hooks.slack.com/services/T000/B000/abc",
+            events=("quote.accepted",),
+        ),
+    )
+    monkeypatch.setattr(notifications, "dispatch", lambda messages: None)
+    _, token = client_portal.create_link(owner, buyer.public_id)
+    opened = client_portal.open_link(token)
+    client_portal.accept_quote(opened, customer["quote"], "Augusta Ada King")
+    # What a payment provider sent about the client's card payment.
+    _db.session.add(
+        ProviderEvent(
+            business_id=team.business.id,
+            provider="stripe",
+            event_id="evt_1",
+            kind="payment",
+            provider_payment_id="pi_1",
+            body=json.dumps(
+                {"billing_details": {"name": "Ada Lovelace", "email": "ada@blue.example"}}
+            ),
+            received_at=datetime(2026, 1, 5, tzinfo=UTC),
+        )
+    )
+    _db.session.commit()
+    before = _traces_left((*TRACES, "Augusta Ada King"))
+    assert {t for t, _, _ in before} >= {
+        "webhook_events",
+        "webhook_deliveries",
+        "outbox_messages",
+        "deliveries",
+        "provider_events",
+    }
+
+    gdpr.erase_client(owner, buyer.public_id, "Blue Harbor", "Client asked")
+    _db.session.expire_all()
+
+    assert _traces_left((*TRACES, "Augusta Ada King")) == set()
+    erased = f"Erased client {buyer.public_id[-8:]}"
+    kept = _db.session.get(WebhookEvent, event.id)
+    assert kept.data["data"] == {**kept.data["data"], "name": erased, "email": None}
+    assert kept.data["sequence"] == event.data["sequence"]
+    hook = _db.session.get(WebhookDelivery, hook.id)
+    assert hook.request_body == "" and hook.status == "succeeded"
+    assert json.loads(hook.response_body)["data"]["name"] == erased
+    # The waiting email is not sent; the one that went keeps its record without addresses.
+    assert _db.session.get(Delivery, waiting.id).status == "failed"
+    assert _db.session.get(Delivery, waiting.id).error == gdpr.CANCELLED
+    assert _db.session.get(Delivery, sent.id).status == "sent"
+    told = _db.session.scalar(
+        _db.select(OutboxMessage).where(OutboxMessage.kind == notifications.KIND)
+    )
+    assert told.status == "pending" and erased in told.payload["text"]
+    # The API serves the event as it is now.
+    _, key = api_keys.create_key(owner, api_keys.KeyData(name="Sync", scopes=("webhooks:manage",)))
+    answer = client.get(
+        f"/api/v1/events/{event.public_id}", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    body = answer.get_data(as_text=True)
+    assert answer.get_json()["data"]["data"]["name"] == erased
+    assert not [t for t in TRACES if t in body]
+    # The audit log keeps its evidence, and its chain.
+    assert audit.verify_chains([audit.chain_for(team.business)]).ok
+    accepted = _db.session.scalar(
+        _db.select(AuditEvent.after).where(AuditEvent.action == "quote.accepted")
+    )
+    assert accepted["accepted_by"] == "Augusta Ada King"
+
+
+def test_copies_are_found_under_json_escapes_and_other_clients_keep_theirs(team, client):
+    owner = team.actor()
+    _, key = api_keys.create_key(owner, api_keys.KeyData(name="Sync", scopes=("clients:write",)))
+    made = client.post(
+        "/api/v1/clients",
+        json={"name": "Zoë Müller", "currency": "EUR", "email": "zoe@muller.example"},
+        headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "new-zoe"},
+        csrf=False,
+    )
+    assert made.status_code == 201, made.get_data(as_text=True)
+    other = f.client(owner, name="Zoë Müller Holdings", email="office@holdings.example")
+    zoe = made.get_json()["id"]
+    # A provider's body names her only as JSON escapes it (ASCII): found all the same.
+    _db.session.add(
+        ProviderEvent(
+            business_id=team.business.id,
+            provider="stripe",
+            event_id="evt_2",
+            kind="payment",
+            provider_payment_id="pi_2",
+            body=json.dumps({"billing_details": {"name": "Zoë Müller"}}),
+            received_at=datetime(2026, 1, 5, tzinfo=UTC),
+        )
+    )
+    _db.session.commit()
+    assert _traces_left(("Zoë Müller", "zoe@muller.example")) >= {
+        ("webhook_events", "data", "Zoë Müller"),
+        ("idempotency_records", "body", "Zoë Müller"),
+    }
+
+    gdpr.erase_client(owner, zoe, "Zoë Müller")
+    _db.session.expire_all()
+
+    erased = f"Erased client {zoe[-8:]}"
+    assert _traces_left(("zoe@muller.example",)) == set()
+    names = {
+        data["data"]["id"]: data["data"]["name"]
+        for (data,) in _db.session.execute(_db.select(WebhookEvent.data))
+    }
+    # The other client's name holds the erased one: it is left alone all the same.
+    assert names == {zoe: erased, other.public_id: "Zoë Müller Holdings"}
+    assert ("webhook_events", "data", "Zoë Müller Holdings") in _traces_left(
+        ("Zoë Müller Holdings",)
+    )
+    paid = _db.session.scalar(_db.select(ProviderEvent.body))
+    assert json.loads(paid) == {"billing_details": {"name": erased}}
+    record = _db.session.scalar(_db.select(IdempotencyRecord))
+    assert "M\\u00fcller" not in record.body and "Müller" not in record.body
+    assert json.loads(record.body)["name"] == erased
+    assert other.name == "Zoë Müller Holdings"
+
+
+def test_export_files_that_print_the_client_are_deleted(team, customer, app):
+    owner = team.actor()
+    job = gdpr.start_export(team.actor(Role.ACCOUNTANT), customer["client"].public_id)
+    path = gdpr.export_path(job)
+    path.write_bytes(b"PK...")
+    jobs.finish(job.id, str(path))
+    gdpr.erase_client(owner, customer["client"].public_id, "Blue Harbor", "asked")
+    _db.session.expire_all()
+    assert not path.exists()
+    assert _db.session.get(Job, job.id).result_path == ""

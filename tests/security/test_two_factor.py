@@ -10,11 +10,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
+from cryptography.fernet import Fernet
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from portal.extensions import db
 from portal.models import AuditEvent, RecoveryCode, Role, TotpCredential
+from portal.secrets_at_rest import decrypt
 from portal.services import two_factor
 from portal.services.tokens import token_hash
 from tests.conftest import PASSWORD, Team
@@ -40,11 +42,13 @@ def test_enrol_with_the_qr_code_page(login: Any, team: Team) -> None:
     assert "img-src 'self' data:" in page.headers["Content-Security-Policy"]
     assert "style=" not in html and "<script>" not in html
 
-    # The secret is the one the page showed, and it is stored encrypted, not as text.
+    # The secret is the one the page showed, and it is stored encrypted (a Fernet token of the
+    # secrets key ring), not as text.
     credential = db.session.scalar(select(TotpCredential))
     assert credential is not None and credential.confirmed_at is None
-    assert secret not in credential.secret
-    assert two_factor.secret_of(credential) == secret
+    raw = db.session.execute(text("SELECT secret FROM totp_credentials")).scalar_one()
+    assert secret not in raw and raw.startswith("gAAAAA")
+    assert decrypt(raw) == two_factor.secret_of(credential) == secret
     # Reloading keeps the same secret until it is confirmed.
     assert secret_on(text_of(client.get(SETUP))) == secret
 
@@ -243,3 +247,24 @@ def test_confirming_needs_a_started_set_up(team: Team, db: Any) -> None:
     enrolled: Enrolled = enrol(user)
     with pytest.raises(two_factor.InvalidInput, match="already on"):
         two_factor.begin_enrolment(enrolled.user)
+
+
+def test_a_secret_the_key_ring_cannot_open_leaves_the_recovery_codes(
+    app: Any, client: FlaskClient, team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator dropped the key that encrypted the app's secret: app codes prove nothing, a
+    recovery code still logs in, and the password turns two-factor login off to set it up again."""
+    who = enrol(team.users[Role.STAFF])
+    monkeypatch.setitem(app.config, "SECRET_KEYS", [Fernet.generate_key().decode()])
+    db.session.expire_all()
+    refused = two_step_log_in(client, who, who.code())
+    assert refused.status_code == 422
+    assert errors_beside(text_of(refused), "code") == [two_factor.WRONG_CODE]
+    credential = db.session.scalar(select(TotpCredential))
+    assert credential is not None
+    with pytest.raises(two_factor.InvalidInput, match=re.escape("must be set up again")):
+        two_factor.secret_of(credential)
+    assert client.post("/login/two-factor", data={"code": who.codes[0]}).status_code == 303
+    off = client.post("/app/account/security/two-factor/disable", data={"off-proof": PASSWORD})
+    assert off.status_code == 303
+    assert count(TotpCredential) == 0
