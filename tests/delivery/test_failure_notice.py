@@ -5,23 +5,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from portal.extensions import db as _db
-from portal.models import NotificationChannel, OutboxMessage, Role
+from portal.models import OutboxMessage, Role
 from portal.services import delivery as service
+from tests.services import factories as f
 
 
 def test_a_5xx_answer_tells_the_channel_once(app, team, invoice, scripted, monkeypatch):
     monkeypatch.setitem(app.config, "NOTIFY_ANY_HOST", True)
-    _db.session.add(
-        NotificationChannel(
-            business_id=team.business.id,
-            provider="discord",
-            name="Team",
-            # Nothing listens here: the message is kept, pending, as when a provider is down.
-            target="http://127.0.0.1:9/api/webhooks/1/token",
-            events=["delivery.failed"],
-        )
-    )
-    _db.session.commit()
+    f.unheard_channel(team.business, ["delivery.failed"])
     scripted.data_answers.append("554 5.7.1 message refused")
 
     delivery = service.send_invoice(team.actor(Role.STAFF), invoice.public_id)

@@ -18,7 +18,6 @@ from portal.models import (
     Checkout,
     Dispute,
     Document,
-    NotificationChannel,
     OutboxMessage,
     Payment,
     ProviderEvent,
@@ -29,6 +28,7 @@ from portal.services import balances
 from portal.services import payments as payment_service
 from tests.fakes.stripe_api import FakeStripe, stripe_fee
 from tests.payments.conftest import PayShop, post_events, submit
+from tests.services.factories import unheard_channel
 
 
 def _start(client: FlaskClient, shop: PayShop, **form: str) -> Any:
@@ -146,17 +146,7 @@ def test_a_declined_card_shows_on_the_receipt_and_tells_the_team(
     app: Any, client: FlaskClient, stripe_shop: PayShop, fake_stripe: FakeStripe, monkeypatch: Any
 ):
     monkeypatch.setitem(app.config, "NOTIFY_ANY_HOST", True)
-    db.session.add(
-        NotificationChannel(
-            business_id=stripe_shop.invoice.business_id,
-            provider="discord",
-            name="Team",
-            # Nothing listens here: the message is kept, pending, as when a provider is down.
-            target="http://127.0.0.1:9/api/webhooks/1/token",
-            events=["payment.failed"],
-        )
-    )
-    db.session.commit()
+    unheard_channel(stripe_shop.team.business, ["payment.failed"])
     started = _start(client, stripe_shop)
     # The decline button answers 402 with the checkout page again; the failure comes by webhook.
     with pytest.raises(urllib.error.HTTPError) as declined:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from portal.models import Client, Document, DocumentKind, TaxRate
+from portal.extensions import db
+from portal.models import Business, Client, Document, DocumentKind, NotificationChannel, TaxRate
 from portal.services import catalogue, clients, documents
 from portal.services.actors import Actor
 from portal.services.documents import DraftData, LineData
@@ -44,3 +45,19 @@ def issued_invoice(
 ) -> Document:
     doc = draft(actor, for_client, *lines, **overrides)
     return documents.issue_invoice(actor, doc.public_id)
+
+
+def unheard_channel(business: Business, events: list[str]) -> NotificationChannel:
+    """A team channel nobody listens on: what it is told stays in the outbox, pending, as when
+    a provider is down, so a test reads the message there. Callers allow loopback targets
+    (``NOTIFY_ANY_HOST``)."""
+    channel = NotificationChannel(
+        business_id=business.id,
+        provider="discord",
+        name="Team",
+        target="http://127.0.0.1:9/api/webhooks/1/token",
+        events=events,
+    )
+    db.session.add(channel)
+    db.session.commit()
+    return channel

@@ -5,27 +5,14 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from portal.models import NotificationChannel, OutboxMessage, Role
+from portal.models import OutboxMessage, Role
 from portal.services import payments, quotes
 from tests.services import factories as f
 
 
-def _channel(team, events):
-    channel = NotificationChannel(
-        business_id=team.business.id,
-        provider="discord",
-        name="Team",
-        # Nothing listens here: the message is kept, pending, as when a provider is down.
-        target="http://127.0.0.1:9/api/webhooks/1/token",
-        events=events,
-    )
-    return channel
-
-
 def test_a_payment_that_settles_an_invoice_tells_the_channel(team, db, app, monkeypatch):
     monkeypatch.setitem(app.config, "NOTIFY_ANY_HOST", True)
-    db.session.add(_channel(team, ["invoice.paid"]))
-    db.session.commit()
+    f.unheard_channel(team.business, ["invoice.paid"])
     actor = team.actor(Role.ACCOUNTANT)
     doc = f.issued_invoice(team.actor(), f.client(team.actor()), f.line(price="100"))
     payments.pay_invoice(actor, doc.public_id, Decimal("40"), date(2026, 4, 1))
@@ -39,8 +26,7 @@ def test_a_payment_that_settles_an_invoice_tells_the_channel(team, db, app, monk
 
 def test_an_accepted_quote_tells_the_channel(team, db, app, monkeypatch):
     monkeypatch.setitem(app.config, "NOTIFY_ANY_HOST", True)
-    db.session.add(_channel(team, ["quote.accepted"]))
-    db.session.commit()
+    f.unheard_channel(team.business, ["quote.accepted"])
     actor = team.actor(Role.STAFF)
     from portal.models import DocumentKind
 
