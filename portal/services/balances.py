@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from portal.billing.status import DELIVERY_STATUSES, InvoiceStatus, status_after_payment
 from portal.extensions import db
@@ -40,19 +40,20 @@ def credited_on(doc: Document) -> int:
     )
 
 
+# Built once: this runs on every document page and portal view.
+_SETTLED = select(
+    select(func.coalesce(func.sum(PaymentAllocation.amount_minor), 0))
+    .where(PaymentAllocation.document_id == bindparam("document_id"))
+    .scalar_subquery()
+    + select(func.coalesce(func.sum(CreditApplication.amount_minor), 0))
+    .where(CreditApplication.invoice_id == bindparam("document_id"))
+    .scalar_subquery()
+)
+
+
 def settled_on(doc: Document) -> int:
     """What payments and credit notes together took off the invoice, in one query."""
-    paid = (
-        select(func.coalesce(func.sum(PaymentAllocation.amount_minor), 0))
-        .where(PaymentAllocation.document_id == doc.id)
-        .scalar_subquery()
-    )
-    credited = (
-        select(func.coalesce(func.sum(CreditApplication.amount_minor), 0))
-        .where(CreditApplication.invoice_id == doc.id)
-        .scalar_subquery()
-    )
-    return _sum(select(paid + credited))
+    return int(db.session.scalar(_SETTLED, {"document_id": doc.id}) or 0)
 
 
 def delivery_status(doc: Document) -> InvoiceStatus:
