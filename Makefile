@@ -3,6 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/invoice_lite_test
+# pytest-xdist workers (at most 2): each has its own databases and Redis database numbers.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS)
 
 .PHONY: demo test lint typecheck bench worker migrate install dev-install system-deps services
 
@@ -11,9 +14,9 @@ demo: install
 
 test: dev-install system-deps services lint typecheck
 	@echo "== pytest on SQLite =="
-	env -u DATABASE_URL $(PY) -m pytest
+	env -u DATABASE_URL $(PYTEST)
 	@echo "== pytest on PostgreSQL =="
-	DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest
+	DATABASE_URL=$(PG_TEST_URL) $(PYTEST)
 
 lint: dev-install
 	$(BIN)/ruff check .

@@ -39,8 +39,31 @@ def _database_url(tmp: Path) -> str:
     url = url.replace("postgres://", "postgresql+psycopg://", 1)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if xdist_worker():
+        # Each pytest-xdist worker has a database of its own.
+        parsed = make_url(url)
+        url = parsed.set(database=f"{parsed.database}_{xdist_worker()}").render_as_string(
+            hide_password=False
+        )
     _recreate_postgres_database(url)
     return url
+
+
+def xdist_worker() -> int:
+    """0 outside pytest-xdist and on its first worker (gw0), 1 on the second, and so on."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
+def redis_test_url(env_name: str, default_db: int) -> str:
+    """A test module's Redis URL: ``env_name`` if set, else database ``default_db`` of the local
+    server, moved down by 8 on the second pytest-xdist worker so two workers never share one."""
+    url = os.environ.get(env_name)
+    if url:
+        return url
+    db_number = default_db - 8 * xdist_worker()
+    if not 0 <= db_number <= 15:
+        raise RuntimeError(f"no Redis database for worker {xdist_worker()}: run at most 2 workers")
+    return f"redis://127.0.0.1:6379/{db_number}"
 
 
 def _recreate_postgres_database(url: str) -> None:

@@ -6,7 +6,6 @@ The counts are read back from Redis itself: per API key, per OAuth grant, per ad
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -24,11 +23,11 @@ from portal.extensions import db as _db
 from portal.extensions import limiter
 from portal.models import Role
 from portal.services import api_keys, oauth
-from tests.conftest import PASSWORD, CsrfClient, Team, make_team
+from tests.conftest import PASSWORD, CsrfClient, Team, make_team, redis_test_url
 
 pytestmark = pytest.mark.redis
 
-REDIS_URL = os.environ.get("TEST_RATE_LIMIT_REDIS_URL", "redis://127.0.0.1:6379/9")
+REDIS_URL = redis_test_url("TEST_RATE_LIMIT_REDIS_URL", 9)
 CLIENTS = "/api/v1/clients"
 CALLBACK = "http://127.0.0.1:9/callback"
 Headers = dict[str, str]

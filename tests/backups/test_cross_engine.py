@@ -20,9 +20,9 @@ from portal.extensions import db as _db
 from portal.models import Client
 from portal.services import audit
 from tests.backups.conftest import build_business, files, rows, wipe
-from tests.conftest import is_postgres, make_team
+from tests.conftest import is_postgres, make_team, xdist_worker
 
-PG_NAME = "invoice_lite_test_backups_pg"
+PG_NAME = f"invoice_lite_test_backups_pg_{xdist_worker()}"
 
 
 def _postgres_url() -> str:

@@ -13,11 +13,12 @@ from sqlalchemy import select
 from portal.extensions import db as _db
 from portal.models import Business, OutboxMessage
 from portal.services import outbox
+from tests.conftest import redis_test_url
 from tests.e2e.test_clients_flow import sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
-REDIS_URL = "redis://127.0.0.1:6379/12"
+REDIS_URL = redis_test_url("TEST_OPERATIONS_REDIS_URL", 12)
 SENT: list[str] = []
 
 

@@ -1,6 +1,5 @@
 """The outbox keeps outside work until a job has done it, once."""
 
-import os
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ from sqlalchemy import select
 from portal.extensions import db as _db
 from portal.models import OutboxMessage
 from portal.services import outbox
+from tests.conftest import redis_test_url
 
 CALLS: list[str] = []
 
@@ -67,7 +67,7 @@ def test_a_temporary_failure_stays_pending_and_a_permanent_one_fails(team, db):
 
 @pytest.mark.redis
 def test_with_redis_a_worker_does_it_and_redis_down_loses_nothing(app, team, db, monkeypatch):
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+    url = redis_test_url("TEST_REDIS_URL", 11)
     connection = Redis.from_url(url)
     connection.flushdb()
     # Redis that does not answer: the message stays pending.
@@ -97,7 +97,7 @@ def test_with_redis_a_final_failure_is_not_run_again_by_rq(app, team, db, monkey
     from rq import Queue
     from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+    url = redis_test_url("TEST_REDIS_URL", 11)
     connection = Redis.from_url(url)
     connection.flushdb()
     monkeypatch.setitem(app.config, "REDIS_URL", url)

@@ -11,10 +11,11 @@ from rq.job import Job
 
 from portal.jobs import enqueue
 from portal.jobs.audit import verify_audit_chains
+from tests.conftest import redis_test_url
 
 pytestmark = pytest.mark.redis
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+REDIS_URL = redis_test_url("TEST_REDIS_URL", 11)
 
 
 @pytest.fixture

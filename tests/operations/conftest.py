@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import time
@@ -13,7 +12,9 @@ from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
 
-REDIS_URL = os.environ.get("TEST_OPERATIONS_REDIS_URL", "redis://127.0.0.1:6379/12")
+from tests.conftest import redis_test_url
+
+REDIS_URL = redis_test_url("TEST_OPERATIONS_REDIS_URL", 12)
 
 
 @pytest.fixture
