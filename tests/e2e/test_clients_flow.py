@@ -23,6 +23,8 @@ def sign_up(page: Page, email: str = "maria@studio.example") -> None:
 def test_sign_up_create_find_edit_archive_and_restore_a_client(page: Page) -> None:
     sign_up(page)
     page.get_by_role("link", name="Clients", exact=True).click()
+    # The filters act through htmx: wait until the new page's scripts have run.
+    page.wait_for_load_state("load")
     expect(page.get_by_text("No clients yet.")).to_be_visible()
     page.get_by_role("link", name="New client").click()
 
@@ -50,6 +52,8 @@ def test_sign_up_create_find_edit_archive_and_restore_a_client(page: Page) -> No
     expect(page.get_by_role("heading", name="Acme Ltd")).to_be_visible()
 
     page.get_by_role("link", name="Clients", exact=True).click()
+    # The filters act through htmx: wait until the new page's scripts have run.
+    page.wait_for_load_state("load")
     rows = page.locator("#client-rows tr")
     expect(rows).to_have_count(2)
     page.get_by_placeholder("Search name, email or contact").press_sequentially("lars")
@@ -68,6 +72,8 @@ def test_sign_up_create_find_edit_archive_and_restore_a_client(page: Page) -> No
     expect(page.locator("#client-status")).to_have_text("Archived")
     expect(page.locator(".toast").last).to_contain_text("Fjord Design AS is archived.")
     page.get_by_role("link", name="Clients", exact=True).click()
+    # The filters act through htmx: wait until the new page's scripts have run.
+    page.wait_for_load_state("load")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Acme Ltd")
     page.locator("#client-archived").select_option("1")
@@ -76,6 +82,8 @@ def test_sign_up_create_find_edit_archive_and_restore_a_client(page: Page) -> No
     page.get_by_role("button", name="Restore").click()
     expect(page.locator("#client-status")).to_have_text("Active")
     page.get_by_role("link", name="Clients", exact=True).click()
+    # The filters act through htmx: wait until the new page's scripts have run.
+    page.wait_for_load_state("load")
     expect(rows).to_have_count(2)
 
 
