@@ -37,6 +37,7 @@ def test_audit_log_and_a_clients_privacy(page: Page, db: Any) -> None:
     # The audit log, filtered to the client events.
     page.get_by_role("link", name="Audit log").first.click()
     expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    page.wait_for_load_state("load")  # the filters act through htmx
     page.get_by_label("Action").select_option("client.created")
     page.get_by_role("button", name="Filter").click()
     rows = page.locator("#audit-events tbody tr")

@@ -47,6 +47,7 @@ def test_three_lines_totals_match_the_engine_then_issue_and_pay_part(page: Page,
 
     page.get_by_role("link", name="Invoices", exact=True).click()
     page.get_by_role("link", name="New invoice").click()
+    page.wait_for_load_state("load")  # the editor acts through htmx
     page.get_by_label("Client", exact=True).select_option(label="Fjord AS")
     expect(page.get_by_label("Currency")).to_have_value("EUR")
 
@@ -142,6 +143,7 @@ def test_convert_a_quote_then_a_credit_note_lowers_the_balance(page: Page, db) -
 
     page.get_by_role("link", name="Quotes", exact=True).click()
     page.get_by_role("link", name="New quote").click()
+    page.wait_for_load_state("load")  # the editor acts through htmx
     page.get_by_label("Client", exact=True).select_option(label="Fjord AS")
     fill_line(page, 0, "Website redesign", "4", "250")
     page.locator("#line-0").get_by_label("Taxes").select_option(label="VAT 20%")
