@@ -87,28 +87,37 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return _database_url(tmp_path_factory.mktemp("db"))
 
 
+def app_config(database_url: str) -> dict[str, Any]:
+    """What every test app is made with; API rate limits are left at their defaults."""
+    return {
+        "ENV_NAME": "testing",
+        "TESTING": True,
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "ARGON2_PROFILE": "CHEAPEST",
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False,
+        "PUBLIC_URL": "http://127.0.0.1",
+        "SMTP_HOST": None,
+        # Tests make many portal requests from one address; one test checks the limit.
+        "PORTAL_RATE_LIMIT": "100000 per minute",
+    }
+
+
+# Tests make many API calls from one address and key; the rate-limit tests set their own.
+RAISED_API_LIMITS = {
+    "API_RATE_LIMIT_BURST": "100000 per second",
+    "API_RATE_LIMIT_SUSTAINED": "1000000 per hour",
+    "API_RATE_LIMIT_PER_IP": "100000 per second",
+}
+
+
 @pytest.fixture(scope="session")
 def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     instance = tmp_path_factory.mktemp("instance")
     os.environ["INVOICE_LITE_INSTANCE_PATH"] = str(instance)
     app = create_app(
-        {
-            "ENV_NAME": "testing",
-            "TESTING": True,
-            "SECRET_KEY": secrets.token_urlsafe(32),
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "ARGON2_PROFILE": "CHEAPEST",
-            "SESSION_COOKIE_SECURE": False,
-            "REMEMBER_COOKIE_SECURE": False,
-            "PUBLIC_URL": "http://127.0.0.1",
-            "SMTP_HOST": None,
-            # Tests make many portal requests from one address; one test checks the limit.
-            "PORTAL_RATE_LIMIT": "100000 per minute",
-            "API_RATE_LIMIT_BURST": "100000 per second",
-            "API_RATE_LIMIT_SUSTAINED": "1000000 per hour",
-            "API_RATE_LIMIT_PER_IP": "100000 per second",
-            "WEBHOOKS_ALLOW_LOOPBACK": True,
-        }
+        {**app_config(database_url), **RAISED_API_LIMITS, "WEBHOOKS_ALLOW_LOOPBACK": True}
     )
     app.test_client_class = CsrfClient
     with app.app_context():

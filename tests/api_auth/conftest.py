@@ -4,7 +4,6 @@ authenticators run, then the ``hooks.BEFORE`` functions, the view, and the ``hoo
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from portal.api.principal import (
 from portal.api.problems import problem
 from portal.extensions import csrf
 from portal.extensions import db as _db
-from tests.conftest import CsrfClient
+from tests.conftest import RAISED_API_LIMITS, CsrfClient, app_config
 from tests.e2e.conftest import live_server  # noqa: F401  (serves this directory's app)
 
 probe = Blueprint("api_probe", __name__, url_prefix="/api/v1/probe")
@@ -89,23 +88,7 @@ def write_clients() -> Any:
 def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     instance = tmp_path_factory.mktemp("instance")
     os.environ["INVOICE_LITE_INSTANCE_PATH"] = str(Path(instance))
-    app = create_app(
-        {
-            "ENV_NAME": "testing",
-            "TESTING": True,
-            "SECRET_KEY": secrets.token_urlsafe(32),
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "ARGON2_PROFILE": "CHEAPEST",
-            "SESSION_COOKIE_SECURE": False,
-            "REMEMBER_COOKIE_SECURE": False,
-            "PUBLIC_URL": "http://127.0.0.1",
-            "SMTP_HOST": None,
-            "PORTAL_RATE_LIMIT": "100000 per minute",
-            "API_RATE_LIMIT_BURST": "100000 per second",
-            "API_RATE_LIMIT_SUSTAINED": "100000 per hour",
-            "API_RATE_LIMIT_PER_IP": "100000 per second",
-        }
-    )
+    app = create_app({**app_config(database_url), **RAISED_API_LIMITS})
     app.register_blueprint(probe)
     app.test_client_class = CsrfClient
     with app.app_context():

@@ -23,7 +23,7 @@ from portal.extensions import db as _db
 from portal.extensions import limiter
 from portal.models import Role
 from portal.services import api_keys, oauth
-from tests.conftest import PASSWORD, CsrfClient, Team, make_team, redis_test_url
+from tests.conftest import PASSWORD, CsrfClient, Team, app_config, make_team, redis_test_url
 
 pytestmark = pytest.mark.redis
 
@@ -38,20 +38,7 @@ def redis_app(app: Flask, database_url: str) -> Iterator[Flask]:
     """The same database as the suite's app; limits counted in Redis."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REDIS_URL", REDIS_URL)
-        limited = create_app(
-            {
-                "ENV_NAME": "testing",
-                "TESTING": True,
-                "SECRET_KEY": secrets.token_urlsafe(32),
-                "SQLALCHEMY_DATABASE_URI": database_url,
-                "ARGON2_PROFILE": "CHEAPEST",
-                "SESSION_COOKIE_SECURE": False,
-                "REMEMBER_COOKIE_SECURE": False,
-                "PUBLIC_URL": "http://127.0.0.1",
-                "SMTP_HOST": None,
-                "PORTAL_RATE_LIMIT": "100000 per minute",
-            }
-        )
+        limited = create_app(app_config(database_url))
     limited.test_client_class = CsrfClient
     yield limited
     with limited.app_context():
