@@ -279,19 +279,7 @@ def payments_frame(business: Business) -> tuple[pd.DataFrame, list[str]]:
         .where(Payment.business_id == business.id, remainder > 0)
     )
     unconverted: set[str] = set()
-    for client_id, currency, received_on, amount in db.session.execute(credit):
-        try:
-            rate = rate_to_base(currency, base, received_on)
-        except InvalidInput:
-            unconverted.add(currency)
-            continue
-        rows.append(
-            {
-                "client_id": client_id,
-                "date": received_on,
-                "amount_minor": to_base_minor(Decimal(amount) * rate, currency, base),
-            }
-        )
+    rows.extend(_at_days_rate(db.session.execute(credit), base, unconverted))
     rows.extend(_refund_rows(business, unconverted))
     frame = _frame(rows, {"client_id": "int64", "date": "date", "amount_minor": "int64"})
     return frame, sorted(unconverted)
@@ -331,17 +319,27 @@ def _refund_rows(business: Business, unconverted: set[str]) -> list[dict[str, An
         .where(Refund.business_id == business.id)
         .group_by(Payment.client_id, Refund.currency, Refund.refunded_on)
     )
-    for client_id, currency, refunded_on, amount in db.session.execute(for_payments):
+    rows.extend(_at_days_rate(db.session.execute(for_payments), base, unconverted, sign=-1))
+    return rows
+
+
+def _at_days_rate(
+    found: Any, base: str, unconverted: set[str], sign: int = 1
+) -> list[dict[str, Any]]:
+    """(client_id, currency, day, amount) rows as frame rows in base minor units, each at the
+    stored rate of its day; a currency with no rate goes to ``unconverted`` instead."""
+    rows = []
+    for client_id, currency, day, amount in found:
         try:
-            rate = rate_to_base(currency, base, refunded_on)
+            rate = rate_to_base(currency, base, day)
         except InvalidInput:
             unconverted.add(currency)
             continue
         rows.append(
             {
                 "client_id": client_id,
-                "date": refunded_on,
-                "amount_minor": -to_base_minor(Decimal(amount) * rate, currency, base),
+                "date": day,
+                "amount_minor": sign * to_base_minor(Decimal(amount) * rate, currency, base),
             }
         )
     return rows
