@@ -44,10 +44,13 @@ def _run(name: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 @with_app
 def sweep_outbox() -> dict[str, Any]:
-    """Hand every pending outbox message to its queue (Redis was down, or a dispatch was lost)."""
-    from portal.services.outbox import dispatch_pending
+    """Hand every pending outbox message to its queue (Redis was down, or a dispatch was lost),
+    and again each queued one whose job is gone (Redis lost its data, a worker died)."""
+    from portal.services.outbox import dispatch_pending, requeue_lost
 
-    return _run("outbox-sweep", lambda: {"dispatched": dispatch_pending()})
+    return _run(
+        "outbox-sweep", lambda: {"dispatched": dispatch_pending(), "requeued": requeue_lost()}
+    )
 
 
 @with_app

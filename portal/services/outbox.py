@@ -3,7 +3,8 @@
 A service adds a message inside its transaction (``add``), commits, then calls ``dispatch``.
 With Redis the message goes to an RQ queue; without it the job runs right there. If Redis is
 down the message stays *pending* and ``dispatch_pending`` (run by the scheduler) hands it over
-later: nothing is lost. Every job is keyed, so it never does its work twice.
+later, and ``requeue_lost`` queues again a message whose job Redis no longer has: nothing is
+lost. Every job is keyed, so it never does its work twice.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
+from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.extensions import db
 from portal.models import Business, OutboxMessage
@@ -70,6 +73,32 @@ def add(
     return message
 
 
+def job_id_for(key: str) -> str:
+    """The RQ job of the message with this key (RQ allows letters, digits, "-" and "_")."""
+    return "outbox-" + re.sub(r"[^A-Za-z0-9_-]", "_", key)
+
+
+def enqueue(
+    connection: Redis, message: OutboxMessage, *, after_failures: int = 0, delay: int = 0
+) -> None:
+    """Put the message's job on its queue (after ``delay`` seconds), with RQ retries for the
+    attempts still left after ``after_failures`` failed ones."""
+    from rq import Queue, Retry
+
+    from portal.jobs.outbox import run_outbox
+
+    left = RETRY_INTERVALS[after_failures:]
+    queue = Queue(message.queue, connection=connection)
+    options: dict[str, Any] = {
+        "job_id": job_id_for(message.key),
+        "retry": Retry(max=len(left), interval=left) if left else None,
+    }
+    if delay:
+        queue.enqueue_in(timedelta(seconds=delay), run_outbox, message.id, **options)
+    else:
+        queue.enqueue(run_outbox, message.id, **options)
+
+
 def dispatch(message_id: int) -> None:
     """Hand one committed message to its queue, or do it now when there is no Redis."""
     from portal.jobs import redis_connection
@@ -85,16 +114,8 @@ def dispatch(message_id: int) -> None:
         except Exception:
             log.exception("outbox %s failed inline", message_id)
         return
-    from rq import Queue, Retry
-
     try:
-        Queue(message.queue, connection=connection).enqueue(
-            run_outbox,
-            message_id,
-            # RQ job ids allow letters, digits, "-" and "_" only.
-            job_id="outbox-" + re.sub(r"[^A-Za-z0-9_-]", "_", message.key),
-            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-        )
+        enqueue(connection, message)
     except RedisError as exc:
         log.warning("outbox %s stays pending: Redis refused it (%s)", message.key, exc)
         return
@@ -116,6 +137,68 @@ def dispatch_pending(limit: int = 500) -> int:
     for message_id in ids:
         dispatch(message_id)
     return len(ids)
+
+
+#: A message queued this long ago whose RQ job is gone is handed over again.
+LOST_AFTER = timedelta(minutes=15)
+
+
+def _job_lost(connection: Redis, message: OutboxMessage) -> bool:
+    """True when no job will ever run the message: Redis lost it (a restart without
+    persistence), or a worker died holding it."""
+    from rq import Queue
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    job_id = job_id_for(message.key)
+    try:
+        status = Job.fetch(job_id, connection=connection).get_status(refresh=False)
+    except NoSuchJobError:
+        return True
+    if status == JobStatus.QUEUED:
+        return Queue(message.queue, connection=connection).get_job_position(job_id) is None
+    return status in {
+        JobStatus.FAILED,
+        JobStatus.FINISHED,
+        JobStatus.CANCELED,
+        JobStatus.STOPPED,
+    }
+
+
+def requeue_lost(now: datetime | None = None, limit: int = 500) -> int:
+    """Hand over again each message queued long ago whose job is gone; returns how many."""
+    from portal.jobs import redis_connection
+
+    connection = redis_connection()
+    if connection is None:
+        return 0
+    cutoff = (now or utcnow()) - LOST_AFTER
+    queued = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.status == "queued", OutboxMessage.queued_at < cutoff)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    ).all()
+    try:
+        lost = [message.id for message in queued if _job_lost(connection, message)]
+    except RedisError as exc:
+        log.warning("could not look for lost outbox jobs: %s", exc)
+        db.session.rollback()
+        return 0
+    requeued = 0
+    for message_id in lost:
+        # Only if still queued: a job may have finished it meanwhile.
+        changed = db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.status == "queued")
+            .values(status="pending")
+        )
+        db.session.commit()
+        if changed.rowcount == 1:  # type: ignore[attr-defined]
+            log.warning("outbox message %s lost its job; handing it over again", message_id)
+            dispatch(message_id)
+            requeued += 1
+    return requeued
 
 
 def retry(message_id: int) -> None:

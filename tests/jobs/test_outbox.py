@@ -11,19 +11,7 @@ from portal.extensions import db as _db
 from portal.models import OutboxMessage
 from portal.services import outbox
 from tests.conftest import redis_test_url
-
-CALLS: list[str] = []
-
-
-@outbox.handles("test.echo")
-def _echo(message: OutboxMessage) -> dict[str, Any]:
-    CALLS.append(message.key)
-    mode = message.payload.get("fail")
-    if mode == "temporary":
-        raise outbox.TemporaryFailure("421 try later")
-    if mode == "permanent":
-        raise outbox.PermanentFailure("550 no such mailbox")
-    return {"echo": message.payload.get("text")}
+from tests.jobs.echo import CALLS, KIND
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +20,7 @@ def _clear() -> None:
 
 
 def _add(team: Any, key: str, **payload: Any) -> int:
-    message = outbox.add(team.business, "test.echo", key, payload)
+    message = outbox.add(team.business, KIND, key, payload)
     _db.session.commit()
     return message.id
 
@@ -45,7 +33,7 @@ def test_inline_the_work_is_done_after_commit_and_only_once(team, db):
     assert (message.status, message.result, message.attempts) == ("done", {"echo": "hi"}, 1)
     assert CALLS == ["echo-1"]
     # The same key again is the same message, not new work.
-    assert outbox.add(team.business, "test.echo", "echo-1", {}).id == message_id
+    assert outbox.add(team.business, KIND, "echo-1", {}).id == message_id
 
 
 def test_a_temporary_failure_stays_pending_and_a_permanent_one_fails(team, db):

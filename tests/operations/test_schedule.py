@@ -82,13 +82,13 @@ def test_scheduled_tasks_run_on_a_worker_and_leave_heartbeats(app, team, db, red
     assert set(tasks) == set(EXPECTED)
     for name, beat in tasks.items():
         assert beat.details["ok"] is True, (name, beat.details)
-    assert tasks["outbox-sweep"].details["result"] == {"dispatched": 0}
+    assert tasks["outbox-sweep"].details["result"] == {"dispatched": 0, "requeued": 0}
     assert tasks["audit-verify"].details["result"]["ok"] is True
     workers = _beats(operations.WORKER_PREFIX)
     assert workers[worker.name].details["state"] == "stopped"
     assert workers[worker.name].details["queues"] == list(QUEUES)
     # Run twice, the tasks find nothing left to do.
-    assert schedule.sweep_outbox() == {"dispatched": 0}
+    assert schedule.sweep_outbox() == {"dispatched": 0, "requeued": 0}
     assert schedule.expire_quotes() == {"quotes": 0}
 
 
