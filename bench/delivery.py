@@ -5,7 +5,8 @@ Both sides send the same emails (text, HTML and the invoice PDF) to one local SM
 front, then the MIME message built with the standard library and sent with ``smtplib`` on a
 connection of its own. The portal side is what happens in production: ``send_invoice`` writes
 a delivery and an outbox message, RQ on Redis carries the job, a worker (``--no-fork``)
-composes the email from the business's template and sends it. PDFs are rendered once
+composes the email from the business's template and sends it, and the job takes along the
+emails queued behind it (as it does whenever a backlog forms). PDFs are rendered once
 beforehand, as the first download or a pre-render would, so the comparison is about delivery,
 not rendering. The two sides take turns over several rounds (so a busy moment of the machine
 falls on both), each round on emails of its own; the last line is ``email_ratio: R``, the
