@@ -11,16 +11,19 @@ one email after another logs in once.
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import logging
 import os
 import smtplib
+import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Security = Literal["starttls", "tls", "none"]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,23 +116,65 @@ def _classify(code: int, answer: str) -> SendError:
     return TemporarySendError(answer) if 400 <= code < 500 else PermanentSendError(answer)
 
 
-class _Session(smtplib.SMTP):
-    """An SMTP session that remembers whether a message's DATA has begun: until then a
-    dropped connection has delivered nothing, and the message may go again at once."""
+class ServerRefused(Exception):
+    """The server's name leads to an address this installation does not send to."""
+
+
+#: Why an address may not be connected to (e.g. "a private address"), or None when it may.
+AddressCheck = Callable[[IPAddress], str | None]
+
+
+class _Guarded(smtplib.SMTP):
+    """An SMTP session that remembers whether a message's DATA has begun (until then a
+    dropped connection has delivered nothing, and the message may go again at once), and
+    that, given a ``guard``, connects only to addresses the guard accepts: the name is
+    resolved and checked on every connection, since it may lead elsewhere than when it was
+    saved. TLS still checks the certificate against the name."""
 
     data_begun = False
+    guard: AddressCheck | None = None
+
+    def __init__(self, *args: Any, guard: AddressCheck | None = None, **kwargs: Any) -> None:
+        # Set before connecting (the constructor connects); SMTP_SSL's own constructor calls
+        # this one again without a guard, which must not undo it.
+        if guard is not None:
+            self.guard = guard
+        super().__init__(*args, **kwargs)
 
     def data(self, msg: Buffer | str) -> tuple[int, bytes]:
         self.data_begun = True
         return super().data(msg)
 
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        if self.guard is None:
+            return super()._get_socket(host, port, timeout)  # type: ignore[misc,no-any-return]
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in found]
+        for address in addresses:
+            why = self.guard(address)
+            if why is not None:
+                raise ServerRefused(
+                    f"The server {host} is {why} ({address}); email goes only to servers on "
+                    "the internet."
+                )
+        error: OSError | None = None
+        for address in addresses:
+            try:
+                return socket.create_connection((str(address), port), timeout, self.source_address)
+            except OSError as exc:
+                error = exc
+        raise error or OSError(f"{host} has no address")
 
-class _TlsSession(smtplib.SMTP_SSL):
-    data_begun = False
 
-    def data(self, msg: Buffer | str) -> tuple[int, bytes]:
-        self.data_begun = True
-        return super().data(msg)
+class _Session(_Guarded):
+    pass
+
+
+class _TlsSession(smtplib.SMTP_SSL, _Guarded):
+    def __init__(self, *args: Any, guard: AddressCheck | None = None, **kwargs: Any) -> None:
+        if guard is not None:
+            self.guard = guard
+        super().__init__(*args, **kwargs)
 
 
 Session = _Session | _TlsSession
@@ -230,11 +276,15 @@ class SmtpMailer:
     ca_file: str | None = None
     # Where kept sessions live; None opens and closes a session per message.
     sessions: SessionPool | None = field(default=SESSIONS, compare=False, repr=False)
+    # Checks each address the server's name leads to before connecting; None trusts any.
+    guard: AddressCheck | None = field(default=None, compare=False, repr=False)
 
     def send(self, message: OutgoingEmail) -> str:
         mail = build_message(self.sender, message)
         try:
             refused = self._deliver(mail, message.return_path)
+        except ServerRefused as exc:
+            raise PermanentSendError(str(exc)) from exc
         except smtplib.SMTPAuthenticationError as exc:
             answer = _answer(exc.smtp_code, exc.smtp_error)
             raise _classify(exc.smtp_code, f"The server refused the login: {answer}") from exc
@@ -261,9 +311,11 @@ class SmtpMailer:
             context = ssl.create_default_context(cafile=self.ca_file)
         smtp: Session
         if self.security == "tls":
-            smtp = _TlsSession(self.host, self.port, timeout=self.timeout, context=context)
+            smtp = _TlsSession(
+                self.host, self.port, timeout=self.timeout, context=context, guard=self.guard
+            )
         else:
-            smtp = _Session(self.host, self.port, timeout=self.timeout)
+            smtp = _Session(self.host, self.port, timeout=self.timeout, guard=self.guard)
         try:
             if self.security == "starttls":
                 smtp.starttls(context=context)

@@ -45,6 +45,7 @@ from portal.models.base import utcnow
 from portal.services import outbox
 from portal.services.delivery import KIND, notify_failure, pixel_token, sender_of
 from portal.services.mail import absolute_url
+from portal.services.mail_settings import address_guard
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +260,8 @@ def compose(
 
 
 def mailer_for(business: Business) -> Mailer:
-    """The business's own SMTP server when it has one, else the platform's."""
+    """The business's own SMTP server when it has one (its addresses checked on every
+    connection), else the platform's (which the operator chose, wherever it is)."""
     sender = sender_of(business)
     if business.smtp_host:
         return SmtpMailer(
@@ -269,6 +271,7 @@ def mailer_for(business: Business) -> Mailer:
             security=cast(Security, business.smtp_security),
             username=business.smtp_username or None,
             password=business.smtp_password or None,
+            guard=address_guard(),
         )
     cfg = current_app.config
     if not cfg.get("SMTP_HOST"):

@@ -21,7 +21,13 @@ from typing import Any, Final
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
-from integrations.notify.email import LogMailer, OutgoingEmail, SendError, SmtpMailer
+from integrations.notify.email import (
+    AddressCheck,
+    LogMailer,
+    OutgoingEmail,
+    SendError,
+    SmtpMailer,
+)
 from integrations.webhooks import IPAddress, refused_address
 from portal.extensions import db
 from portal.models import Business, Role
@@ -239,6 +245,14 @@ def _host_problem(host: str) -> tuple[str | None, str]:
     else:
         bare = str(literal)
     return _reachability_problem(bare, literal), bare
+
+
+def address_guard() -> AddressCheck | None:
+    """What a business's own SMTP server may be, checked again on every connection (its name
+    may lead elsewhere by then): None when ``SMTP_ALLOW_PRIVATE_HOSTS`` lets it be anything."""
+    if current_app.config.get("SMTP_ALLOW_PRIVATE_HOSTS"):
+        return None
+    return refused_address
 
 
 def _reachability_problem(host: str, literal: IPAddress | None) -> str | None:

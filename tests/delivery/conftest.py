@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from flask import Flask
 
 from portal.models import Business, Document
 from portal.services.clients import ContactData
@@ -53,8 +54,16 @@ def _scripted_server() -> Iterator[tuple[Controller, Scripted]]:
 
 
 @pytest.fixture
-def scripted(_scripted_server: tuple[Controller, Scripted], team: Team, db: Any) -> Scripted:
-    """The business's own SMTP server for this test (smtp_host set), reset."""
+def scripted(
+    _scripted_server: tuple[Controller, Scripted],
+    app: Flask,
+    team: Team,
+    db: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Scripted:
+    """The business's own SMTP server for this test (smtp_host set, on loopback: allowed
+    through ``SMTP_ALLOW_PRIVATE_HOSTS``), reset."""
+    monkeypatch.setitem(app.config, "SMTP_ALLOW_PRIVATE_HOSTS", True)
     controller, handler = _scripted_server
     handler.data_answers.clear()
     handler.refuse.clear()
