@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from redis import Redis
+from redis.commands.core import Script
 from rq import Queue, get_current_job
 from rq.job import Job
 from sqlalchemy import select
@@ -142,11 +143,11 @@ return 1
 """
 
 
-def _claim(connection: Redis, queue: Queue, key: str) -> bool:
+def _claim(claim: Script, queue: Queue, key: str) -> bool:
     """Take the message's job off the queue; False when a worker has it already."""
-    job = Job(outbox.job_id_for(key), connection=connection)
+    job = Job(outbox.job_id_for(key), connection=queue.connection)
     keys = [queue.key, job.key, job.dependents_key, job.dependencies_key]
-    return bool(connection.register_script(_CLAIM)(keys=keys, args=[job.id]))
+    return bool(claim(keys=keys, args=[job.id]))
 
 
 def _take_along(connection: Redis, carrier_id: int) -> int:
@@ -156,6 +157,7 @@ def _take_along(connection: Redis, carrier_id: int) -> int:
     job; the scheduler's sweep hands it over again (``outbox.requeue_lost``).
     """
     queue = Queue("email", connection=connection)
+    claim = connection.register_script(_CLAIM)
     deadline = time.monotonic() + TAKE_ALONG_SECONDS
     taken, after = 0, 0
     while taken < TAKE_ALONG_MAX and time.monotonic() < deadline:
@@ -166,7 +168,7 @@ def _take_along(connection: Redis, carrier_id: int) -> int:
             after = message_id
             if taken >= TAKE_ALONG_MAX or time.monotonic() >= deadline:
                 break
-            if _claim(connection, queue, key):
+            if _claim(claim, queue, key):
                 taken += 1
                 _run_taken(connection, message_id)
     return taken

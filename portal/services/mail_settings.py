@@ -256,7 +256,8 @@ def address_guard() -> AddressCheck | None:
 
 
 def _reachability_problem(host: str, literal: IPAddress | None) -> str | None:
-    if current_app.config.get("SMTP_ALLOW_PRIVATE_HOSTS"):
+    guard = address_guard()
+    if guard is None:
         return None
     if literal is not None:
         addresses = [literal]
@@ -270,7 +271,7 @@ def _reachability_problem(host: str, literal: IPAddress | None) -> str | None:
         return f"The server {host} could not be found."
     for address in addresses:
         # One inner address is enough: a name may not mix public and inner addresses.
-        why = refused_address(address)
+        why = guard(address)
         if why is not None:
             return f"{host} is {why}: give a server on the internet."
     return None

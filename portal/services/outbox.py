@@ -143,9 +143,10 @@ def dispatch_pending(limit: int = 500) -> int:
 LOST_AFTER = timedelta(minutes=15)
 
 
-def _job_lost(connection: Redis, message: OutboxMessage) -> bool:
+def _job_lost(connection: Redis, message: OutboxMessage, waiting: dict[str, set[str]]) -> bool:
     """True when no job will ever run the message: Redis lost it (a restart without
-    persistence), or a worker died holding it."""
+    persistence), or a worker died holding it. ``waiting`` keeps each queue's job ids, read
+    once per sweep."""
     from rq import Queue
     from rq.exceptions import NoSuchJobError
     from rq.job import Job, JobStatus
@@ -156,7 +157,10 @@ def _job_lost(connection: Redis, message: OutboxMessage) -> bool:
     except NoSuchJobError:
         return True
     if status == JobStatus.QUEUED:
-        return Queue(message.queue, connection=connection).get_job_position(job_id) is None
+        if message.queue not in waiting:
+            queue = Queue(message.queue, connection=connection)
+            waiting[message.queue] = set(queue.get_job_ids())
+        return job_id not in waiting[message.queue]
     return status in {
         JobStatus.FAILED,
         JobStatus.FINISHED,
@@ -180,7 +184,8 @@ def requeue_lost(now: datetime | None = None, limit: int = 500) -> int:
         .limit(limit)
     ).all()
     try:
-        lost = [message.id for message in queued if _job_lost(connection, message)]
+        waiting: dict[str, set[str]] = {}
+        lost = [m.id for m in queued if _job_lost(connection, m, waiting)]
     except RedisError as exc:
         log.warning("could not look for lost outbox jobs: %s", exc)
         db.session.rollback()
