@@ -44,6 +44,7 @@ def test_brand_the_invoice_and_download_its_pdf(page: Page, db: Any) -> None:
     expect(page.locator(".toast")).to_contain_text("Branding saved.")
 
     page.get_by_role("link", name="Invoice", exact=True).click()
+    page.wait_for_load_state("load")  # the preview follows typing through htmx
     editor = page.get_by_label("Text (Markdown)")
     preview = page.locator("#template-preview")
     editor.fill("Hello **{{ client.name }}**, please pay {{ invoice.total }}.")

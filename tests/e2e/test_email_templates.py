@@ -40,6 +40,7 @@ def test_edit_preview_save_and_reset_the_invoice_email(page: Page, db: Any, inbo
     page.get_by_role("link", name="Email templates").click()
     expect(page.locator("#email-template-invoice")).to_contain_text("Built-in")
     page.get_by_role("link", name="Invoice", exact=True).click()
+    page.wait_for_load_state("load")  # the preview follows typing through htmx
 
     subject = page.get_by_label("Subject")
     body = page.get_by_label("Text (Markdown)")
