@@ -134,6 +134,10 @@
       }
       run(form, event.submitter || form.querySelector("button[type=submit]"));
     });
+    // The page ships the button disabled: clicked before this listener, it would post no key.
+    form.querySelectorAll("button[type=submit]").forEach(function (button) {
+      button.disabled = false;
+    });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
