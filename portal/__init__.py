@@ -13,7 +13,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal import config as settings
-    from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate, tune_sqlite
+    from portal.extensions import (
+        csrf,
+        db,
+        htmx,
+        limiter,
+        login_manager,
+        migrate,
+        ping_when_idle,
+        tune_sqlite,
+    )
     from portal.web import register
 
     instance_path = settings.instance_path(ROOT)
@@ -30,6 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     with app.app_context():
+        ping_when_idle(db.engine)
         if db.engine.dialect.name == "sqlite":
             tune_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))

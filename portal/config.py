@@ -67,7 +67,6 @@ def from_environment(
         "ENV_NAME": env,
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL"),
         "SESSION_COOKIE_SECURE": _flag("SECURE_COOKIES", not development),
         "REMEMBER_COOKIE_SECURE": _flag("SECURE_COOKIES", not development),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from flask_limiter import Limiter
@@ -12,6 +13,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from htmx_flask import Htmx
 from sqlalchemy import Engine, MetaData, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
@@ -41,6 +43,37 @@ csrf = CSRFProtect()
 # Counts live in Redis when there is one (shared by every web process), else in memory.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 htmx = Htmx()
+
+
+#: A pooled connection idle for at least this long is pinged before it is handed out again.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use once it has been idle for a while.
+
+    What ``pool_pre_ping`` does, without its round trip for a connection given back a moment
+    ago (a worker's next message, a request's next transaction): a database that restarted or
+    a network that dropped an idle connection is noticed before a query fails, and the pool
+    opens a new connection instead.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def on_checkin(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool closes this connection and hands out a new one.
+            raise DisconnectionError(f"a pooled connection was lost: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("a pooled connection was lost")
 
 
 def tune_sqlite(engine: Engine) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.documents.render import (
+    ReadAlong,
     Source,
     business_of,
     document_source,
@@ -127,9 +128,15 @@ def render_statement_job(client_id: int, start: str, end: str) -> str | None:
     return _render_and_store(source, None)
 
 
-def document_pdf(doc: Document, business: Business, *, stamp_open: bool = False) -> CachedPdf:
+def document_pdf(
+    doc: Document,
+    business: Business,
+    *,
+    stamp_open: bool = False,
+    read_along: ReadAlong | None = None,
+) -> CachedPdf:
     """The stored PDF of this version of ``doc``, rendered (through the job queue) on a miss."""
-    source = document_source(doc, business, stamp_open=stamp_open)
+    source = document_source(doc, business, stamp_open=stamp_open, read_along=read_along)
     key = source.key()
     row = stored(key)
     if row is not None:

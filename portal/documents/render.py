@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 import weasyprint
 from flask import render_template
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, ScalarSelect, String, cast, select
 from weasyprint.css import ColorProfile
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
@@ -38,6 +38,7 @@ from portal.documents.views import (
 )
 from portal.extensions import db
 from portal.models import Business, Client, Document, DocumentTemplate
+from portal.services import balances
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +133,42 @@ def template_body(business_id: int, kind: str) -> str | None:
     )
 
 
-def document_source(doc: Document, business: Business, *, stamp_open: bool = False) -> Source:
-    page = document_page(doc, business, stamp_open=stamp_open)
-    return Source(business.id, page, Branding.of(business), template_body(business.id, page.kind))
+@dataclass(frozen=True, slots=True)
+class ReadAlong:
+    """What a document's source needs besides the document and its business, read by the
+    caller in its own query (``read_along_sql``) instead of one query each."""
+
+    settled: int
+    template_body: str | None
+
+
+def read_along_sql() -> tuple[ColumnElement[int], ScalarSelect[str]]:
+    """The columns of ``ReadAlong`` for a query that selects ``Document``."""
+    template = (
+        select(DocumentTemplate.body)
+        .where(
+            DocumentTemplate.business_id == Document.business_id,
+            DocumentTemplate.kind == cast(Document.kind, String),
+        )
+        .scalar_subquery()
+    )
+    return balances.settled_sql(Document.id), template
+
+
+def document_source(
+    doc: Document,
+    business: Business,
+    *,
+    stamp_open: bool = False,
+    read_along: ReadAlong | None = None,
+) -> Source:
+    if read_along is None:
+        page = document_page(doc, business, stamp_open=stamp_open)
+        template = template_body(business.id, page.kind)
+    else:
+        page = document_page(doc, business, stamp_open=stamp_open, settled=read_along.settled)
+        template = read_along.template_body
+    return Source(business.id, page, Branding.of(business), template)
 
 
 def statement_source(client: Client, business: Business, start: date, end: date) -> Source:

@@ -174,8 +174,11 @@ def _watermark(doc: Document, business: Business, stamp_open: bool) -> str:
     return ""
 
 
-def document_page(doc: Document, business: Business, *, stamp_open: bool = False) -> DocumentPage:
-    """The view of one document; ``stamp_open`` adds UNPAID/OVERDUE to open invoices."""
+def document_page(
+    doc: Document, business: Business, *, stamp_open: bool = False, settled: int | None = None
+) -> DocumentPage:
+    """The view of one document; ``stamp_open`` adds UNPAID/OVERDUE to open invoices;
+    ``settled`` is what was paid and credited on it, when the caller has read that already."""
     locale = locale_for(doc.client, business)
     labels = labels_for(locale)
     fmt = Formatter(locale, doc.currency)
@@ -221,7 +224,7 @@ def document_page(doc: Document, business: Business, *, stamp_open: bool = False
         totals.append(Row(labels["amount_due"], money(doc.amount_due_minor)))
     paid = 0
     if doc.kind is DocumentKind.INVOICE and doc.status != "draft":
-        paid = balances.settled_on(doc)
+        paid = balances.settled_on(doc) if settled is None else settled
         if paid:
             totals.append(Row(labels["paid"], money(-paid)))
         totals.append(Row(labels["balance"], money(doc.balance_minor), grand=True))

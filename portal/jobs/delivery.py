@@ -28,6 +28,7 @@ from integrations.notify.email import (
     TemporarySendError,
 )
 from portal.documents.cache import document_pdf
+from portal.documents.render import ReadAlong, read_along_sql
 from portal.documents.templating import TemplateProblem, View, render_markdown
 from portal.extensions import db
 from portal.models import (
@@ -220,10 +221,11 @@ def compose(
     template: str,
     message: str = "",
     wording: Wording | None = None,
+    read_along: ReadAlong | None = None,
 ) -> OutgoingEmail:
     """The email for one delivery: text and HTML from the (business's or default) template,
     the open pixel when tracking is on, and the document's PDF. ``wording`` is read when not
-    given."""
+    given, and so is what the PDF's key needs besides the document (``read_along``)."""
     client = doc.client
     wording = wording or wording_for(business, template)
     try:
@@ -241,7 +243,7 @@ def compose(
         f'<!doctype html><html lang="{html.escape(client.language or "en")}"><body>'
         f"{body}{pixel}</body></html>"
     )
-    pdf = document_pdf(doc, business)
+    pdf = document_pdf(doc, business, read_along=read_along)
     headers = [("X-Invoice-Lite-Delivery", delivery.public_id)]
     if template.startswith("reminder"):
         headers.append(("Auto-Submitted", "auto-generated"))
@@ -304,7 +306,8 @@ def send_document_email(message: OutboxMessage) -> dict[str, Any]:
     """Send the delivery's email once: a delivery already sent or bounced is left alone."""
     from portal.services.reminders import still_due
 
-    # The delivery, its business, document, client and wording in one round trip.
+    # The delivery, its business, document, client, wording and what the PDF's key needs
+    # besides them, in one round trip.
     named = message.payload.get("template")
     name = literal(f"email_{named}") if named else literal("email_") + Delivery.kind
     row = db.session.execute(
@@ -315,6 +318,7 @@ def send_document_email(message: OutboxMessage) -> dict[str, Any]:
             Client,
             _own_template(Delivery.business_id, name),
             _owner_email(Delivery.business_id),
+            *read_along_sql(),
         )
         .outerjoin(Business, Business.id == Delivery.business_id)
         .outerjoin(Document, Document.id == Delivery.document_id)
@@ -323,7 +327,7 @@ def send_document_email(message: OutboxMessage) -> dict[str, Any]:
     ).one_or_none()
     if row is None:
         return {"skipped": "no such delivery"}
-    delivery, business, doc, _client, own_template, owner_email = row
+    delivery, business, doc, _client, own_template, owner_email, settled, pdf_template = row
     # The outbox runs a message again only when it is not done and not failed, so a failed
     # delivery seen here is one a person asked to try again; sent or bounced ones stay as they are.
     if delivery.status not in ("queued", "failed"):
@@ -335,7 +339,9 @@ def send_document_email(message: OutboxMessage) -> dict[str, Any]:
         db.session.delete(delivery)
         return {"skipped": "settled before the reminder went out"}
     text = str(message.payload.get("message") or "")
-    email = compose(business, doc, delivery, template, text, Wording(own_template, owner_email))
+    wording = Wording(own_template, owner_email)
+    read_along = ReadAlong(int(settled or 0), pdf_template)
+    email = compose(business, doc, delivery, template, text, wording, read_along)
     delivery.subject = email.subject[:300]
     try:
         mailer_for(business).send(email)

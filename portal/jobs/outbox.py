@@ -17,7 +17,7 @@ from redis import Redis
 from redis.commands.core import Script
 from rq import Queue, get_current_job
 from rq.job import Job
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.extensions import db
 from portal.jobs.context import with_app
@@ -58,21 +58,18 @@ def run_outbox(message_id: int) -> dict[str, Any]:
 def _run(message_id: int, *, own_job: bool = True) -> tuple[dict[str, Any], str | None]:
     """Run one message; returns its result and queue. ``own_job`` is False for a message
     taken along, whose failure must not end the carrying job's retries."""
-    message = db.session.scalar(
-        select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update()
-    )
+    message = _begin_attempt(message_id)
     if message is None:
-        return {}, None
-    queue = message.queue
-    if message.status == "done":
+        message = db.session.get(OutboxMessage, message_id)
         db.session.commit()
-        return dict(message.result), queue
-    if message.status == "failed":
+        if message is None:
+            return {}, None
+        if message.status == "done":
+            return dict(message.result), message.queue
         # A run RQ had already scheduled before the failure was final: nothing to do.
-        db.session.commit()
-        return {"failed": message.last_error}, queue
+        return {"failed": message.last_error}, message.queue
+    queue = message.queue
     handler = HANDLERS.get(message.kind)
-    message.attempts += 1
     try:
         if handler is None:
             raise PermanentFailure(f"no handler for outbox messages of kind {message.kind!r}")
@@ -91,6 +88,18 @@ def _run(message_id: int, *, own_job: bool = True) -> tuple[dict[str, Any], str 
     message.last_error = ""
     db.session.commit()
     return result, queue
+
+
+def _begin_attempt(message_id: int) -> OutboxMessage | None:
+    """Count one more attempt of a message still to be done, locking its row until the
+    transaction ends: one statement. None when it is done, failed or gone."""
+    return db.session.scalars(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status.not_in(("done", "failed")))
+        .values(attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage),
+        execution_options={"populate_existing": True, "synchronize_session": False},
+    ).one_or_none()
 
 
 def _record_failure(message_id: int, error: str, *, final: bool, own_job: bool = True) -> None:

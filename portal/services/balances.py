@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 
 from portal.billing.status import DELIVERY_STATUSES, InvoiceStatus, status_after_payment
 from portal.extensions import db
@@ -40,15 +41,21 @@ def credited_on(doc: Document) -> int:
     )
 
 
+def settled_sql(document_id: Any) -> ColumnElement[int]:
+    """What payments and credit notes together took off the invoice ``document_id`` (a bound
+    parameter or a column of the caller's query), as one SQL expression."""
+    return (
+        select(func.coalesce(func.sum(PaymentAllocation.amount_minor), 0))
+        .where(PaymentAllocation.document_id == document_id)
+        .scalar_subquery()
+        + select(func.coalesce(func.sum(CreditApplication.amount_minor), 0))
+        .where(CreditApplication.invoice_id == document_id)
+        .scalar_subquery()
+    )
+
+
 # Built once: this runs on every document page and portal view.
-_SETTLED = select(
-    select(func.coalesce(func.sum(PaymentAllocation.amount_minor), 0))
-    .where(PaymentAllocation.document_id == bindparam("document_id"))
-    .scalar_subquery()
-    + select(func.coalesce(func.sum(CreditApplication.amount_minor), 0))
-    .where(CreditApplication.invoice_id == bindparam("document_id"))
-    .scalar_subquery()
-)
+_SETTLED = select(settled_sql(bindparam("document_id")))
 
 
 def settled_on(doc: Document) -> int:

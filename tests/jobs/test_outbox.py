@@ -8,6 +8,7 @@ from rq import SimpleWorker
 from sqlalchemy import select
 
 from portal.extensions import db as _db
+from portal.jobs.outbox import run_outbox
 from portal.models import OutboxMessage
 from portal.services import outbox
 from tests.conftest import redis_test_url
@@ -34,6 +35,23 @@ def test_inline_the_work_is_done_after_commit_and_only_once(team, db):
     assert CALLS == ["echo-1"]
     # The same key again is the same message, not new work.
     assert outbox.add(team.business, KIND, "echo-1", {}).id == message_id
+
+
+def test_a_job_run_again_after_the_work_is_done_or_failed_counts_no_attempt(team, db):
+    done = _add(team, "echo-done", text="once")
+    failed = _add(team, "echo-failed", fail="permanent")
+    outbox.dispatch(done)
+    outbox.dispatch(failed)
+    # RQ runs a job again (a retry scheduled before the failure was final, a lost worker's job).
+    assert run_outbox(done) == {"echo": "once"}
+    assert run_outbox(failed) == {"failed": "550 no such mailbox"}
+    _db.session.expire_all()
+    rows = _db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [(m.key, m.status, m.attempts) for m in rows] == [
+        ("echo-done", "done", 1),
+        ("echo-failed", "failed", 1),
+    ]
+    assert CALLS == ["echo-done", "echo-failed"]
 
 
 def test_a_temporary_failure_stays_pending_and_a_permanent_one_fails(team, db):
