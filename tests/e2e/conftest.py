@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -22,6 +22,27 @@ ARGS = [
     "--no-first-run",
     "--disable-gpu",
 ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clicks_wait_for_the_next_page() -> Iterator[None]:
+    """A click that leads to another page returns once that page has loaded.
+
+    Playwright returns when the navigation has started, and an element can be found as soon
+    as the HTML arrives; htmx and our scripts (deferred) listen only after that. A test that
+    typed or clicked in between did what a person cannot, and failed now and then. After a
+    click that leads nowhere the page is loaded already and this returns at once.
+    """
+    click = Locator.click
+
+    def click_and_wait(self: Locator, *args: Any, **kwargs: Any) -> None:
+        click(self, *args, **kwargs)
+        if not self.page.is_closed():
+            self.page.wait_for_load_state("load")
+
+    Locator.click = click_and_wait  # type: ignore[method-assign]
+    yield
+    Locator.click = click  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")
