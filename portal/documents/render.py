@@ -162,12 +162,9 @@ def document_source(
     stamp_open: bool = False,
     read_along: ReadAlong | None = None,
 ) -> Source:
-    if read_along is None:
-        page = document_page(doc, business, stamp_open=stamp_open)
-        template = template_body(business.id, page.kind)
-    else:
-        page = document_page(doc, business, stamp_open=stamp_open, settled=read_along.settled)
-        template = read_along.template_body
+    settled = read_along.settled if read_along else None
+    page = document_page(doc, business, stamp_open=stamp_open, settled=settled)
+    template = read_along.template_body if read_along else template_body(business.id, page.kind)
     return Source(business.id, page, Branding.of(business), template)
 
 
