@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, select
+from sqlalchemy import ScalarSelect, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.documents.render import (
@@ -40,6 +40,17 @@ class CachedPdf:
 
 def stored(key: str) -> RenderedFile | None:
     return db.session.scalar(select(RenderedFile).where(RenderedFile.key == key))
+
+
+def latest_file_sql() -> ScalarSelect[int]:
+    """The id of the file stored last for ``Document``, for a query that selects it (older
+    versions are dropped as a new one is stored, so it is the only one but in a race)."""
+    return (
+        select(func.max(RenderedFile.id))
+        .where(RenderedFile.document_id == Document.id)
+        .correlate_except(RenderedFile)
+        .scalar_subquery()
+    )
 
 
 def _store(source: Source, data: bytes, document_id: int | None) -> RenderedFile:
@@ -138,7 +149,8 @@ def document_pdf(
     """The stored PDF of this version of ``doc``, rendered (through the job queue) on a miss."""
     source = document_source(doc, business, stamp_open=stamp_open, read_along=read_along)
     key = source.key()
-    row = stored(key)
+    kept = read_along.stored if read_along is not None else None
+    row = kept if kept is not None and kept.key == key else stored(key)
     if row is not None:
         return CachedPdf(key, row.filename, row.data, hit=True)
     queued = enqueue(

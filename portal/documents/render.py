@@ -11,7 +11,7 @@ import hashlib
 import io
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from datetime import date
 from importlib import resources
 from typing import Any, Final
@@ -37,7 +37,7 @@ from portal.documents.views import (
     statement_page,
 )
 from portal.extensions import db
-from portal.models import Business, Client, Document, DocumentTemplate
+from portal.models import Business, Client, Document, DocumentTemplate, RenderedFile
 from portal.services import balances
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,14 @@ class Branding:
         return f"data:{self.logo_media_type};base64,{base64.b64encode(self.logo).decode()}"
 
 
+def _fields(value: object) -> dict[str, Any]:
+    """A dataclass as JSON sees it, one level at a time: the same text as ``asdict`` gives,
+    without its deep copy of every value."""
+    if not is_dataclass(value) or isinstance(value, type):
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return {f.name: getattr(value, f.name) for f in fields(value)}
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     """Everything that shapes one PDF; its ``key`` changes whenever the PDF would."""
@@ -107,11 +115,13 @@ class Source:
         payload = {
             "renderer": RENDERER_VERSION,
             "business": self.business_id,
-            "page": asdict(self.page),
+            "page": self.page,
             "branding": self.branding.fingerprint(),
             "template": self.template_body,
         }
-        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        blob = json.dumps(
+            payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_fields
+        )
         return hashlib.sha256(blob.encode()).hexdigest()
 
     @property
@@ -136,10 +146,13 @@ def template_body(business_id: int, kind: str) -> str | None:
 @dataclass(frozen=True, slots=True)
 class ReadAlong:
     """What a document's source needs besides the document and its business, read by the
-    caller in its own query (``read_along_sql``) instead of one query each."""
+    caller in its own query (``read_along_sql``) instead of one query each; and the file
+    stored last for the document (``cache.latest_file_sql``), served when its key is the
+    source's."""
 
     settled: int
     template_body: str | None
+    stored: RenderedFile | None = None
 
 
 def read_along_sql() -> tuple[ColumnElement[int], ScalarSelect[str]]:

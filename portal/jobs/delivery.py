@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 from collections.abc import Mapping
@@ -14,7 +15,7 @@ import nh3
 from babel.dates import format_date
 from babel.numbers import format_currency, get_currency_precision
 from flask import current_app
-from sqlalchemy import ColumnElement, ScalarSelect, literal, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, String, bindparam, func, literal, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from integrations.notify.email import (
@@ -27,7 +28,7 @@ from integrations.notify.email import (
     SmtpMailer,
     TemporarySendError,
 )
-from portal.documents.cache import document_pdf
+from portal.documents.cache import document_pdf, latest_file_sql
 from portal.documents.render import ReadAlong, read_along_sql
 from portal.documents.templating import TemplateProblem, View, render_markdown
 from portal.extensions import db
@@ -39,6 +40,7 @@ from portal.models import (
     DocumentTemplate,
     Membership,
     OutboxMessage,
+    RenderedFile,
     Role,
     User,
 )
@@ -301,33 +303,44 @@ def _fail(delivery_id: int, error: str) -> None:
     notify_failure(delivery)
 
 
-@outbox.handles(KIND)
-def send_document_email(message: OutboxMessage) -> dict[str, Any]:
-    """Send the delivery's email once: a delivery already sent or bounced is left alone."""
-    from portal.services.reminders import still_due
-
-    # The delivery, its business, document, client, wording and what the PDF's key needs
-    # besides them, in one round trip.
-    named = message.payload.get("template")
-    name = literal(f"email_{named}") if named else literal("email_") + Delivery.kind
-    row = db.session.execute(
+@functools.cache
+def _delivery_query() -> Select[*tuple[Any, ...]]:
+    """The delivery, its business, document, client, wording, what the PDF's key needs
+    besides them and the PDF stored last, in one round trip; built once. Parameters:
+    ``delivery_id``, and ``named``, the template when not the delivery's own kind."""
+    kind = func.coalesce(bindparam("named", type_=String), Delivery.kind)
+    return (
         select(
             Delivery,
             Business,
             Document,
             Client,
-            _own_template(Delivery.business_id, name),
+            _own_template(Delivery.business_id, literal("email_") + kind),
             _owner_email(Delivery.business_id),
             *read_along_sql(),
+            RenderedFile,
         )
         .outerjoin(Business, Business.id == Delivery.business_id)
         .outerjoin(Document, Document.id == Delivery.document_id)
         .outerjoin(Client, Client.id == Document.client_id)
-        .where(Delivery.id == message.payload.get("delivery_id"))
+        .outerjoin(RenderedFile, RenderedFile.id == latest_file_sql())
+        .where(Delivery.id == bindparam("delivery_id"))
+    )
+
+
+@outbox.handles(KIND)
+def send_document_email(message: OutboxMessage) -> dict[str, Any]:
+    """Send the delivery's email once: a delivery already sent or bounced is left alone."""
+    from portal.services.reminders import still_due
+
+    named = message.payload.get("template")
+    row = db.session.execute(
+        _delivery_query(),
+        {"delivery_id": message.payload.get("delivery_id"), "named": named or None},
     ).one_or_none()
     if row is None:
         return {"skipped": "no such delivery"}
-    delivery, business, doc, _client, own_template, owner_email, settled, pdf_template = row
+    delivery, business, doc, _client, own_template, owner_email, settled, pdf_template, pdf = row
     # The outbox runs a message again only when it is not done and not failed, so a failed
     # delivery seen here is one a person asked to try again; sent or bounced ones stay as they are.
     if delivery.status not in ("queued", "failed"):
@@ -340,7 +353,7 @@ def send_document_email(message: OutboxMessage) -> dict[str, Any]:
         return {"skipped": "settled before the reminder went out"}
     text = str(message.payload.get("message") or "")
     wording = Wording(own_template, owner_email)
-    read_along = ReadAlong(int(settled or 0), pdf_template)
+    read_along = ReadAlong(int(settled or 0), pdf_template, pdf)
     email = compose(business, doc, delivery, template, text, wording, read_along)
     delivery.subject = email.subject[:300]
     try:

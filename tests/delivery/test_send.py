@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from pypdf import PdfReader
@@ -12,7 +14,7 @@ from sqlalchemy import select
 from portal.extensions import db as _db
 from portal.models import Delivery, Document, OutboxMessage, Role
 from portal.services import delivery as service
-from portal.services import outbox
+from portal.services import outbox, payments
 from portal.services.errors import InvalidInput
 from tests.services import factories as f
 
@@ -60,6 +62,35 @@ def test_an_invoice_arrives_with_its_pdf_to_the_billing_contacts(app, team, invo
     again = service.send_invoice(staff, invoice.public_id, to="other@example.org")
     assert _message_of(again).key == f"send-invoice-{invoice.public_id}-v2"
     assert inbox.deliveries[-1].message["To"] == "other@example.org"
+
+
+def _pdf_text(received) -> str:
+    [pdf] = [p for p in received.message.iter_attachments() if p.get_filename().endswith(".pdf")]
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.get_content())).pages)
+
+
+def test_an_invoice_sent_again_after_a_part_payment_carries_the_pdf_that_shows_it(
+    team, invoice, inbox
+):
+    staff = team.actor(Role.STAFF)
+    service.send_invoice(staff, invoice.public_id)  # its PDF is stored as it is now
+    payments.record_payment(
+        team.actor(Role.ACCOUNTANT),
+        payments.PaymentData(
+            client_id=invoice.client.public_id,
+            amount=Decimal("31.56"),
+            currency="EUR",
+            received_on=date(2026, 3, 2),
+            allocations=((invoice.public_id, Decimal("31.56")),),
+        ),
+    )
+    service.send_invoice(staff, invoice.public_id)
+    service.send_invoice(staff, invoice.public_id)
+
+    before, after, again = (_pdf_text(received) for received in inbox.deliveries)
+    assert "1,231.56" in before and "1,200.00" not in before
+    assert "31.56" in after and "1,200.00" in after
+    assert again == after  # the stored PDF of this version, served as it is
 
 
 def test_a_4xx_answer_is_retried_and_the_email_arrives_once(team, invoice, scripted):
